@@ -1,0 +1,86 @@
+// Command weft runs and checks weft workflows.
+//
+//	weft validate FILE…                    check definitions; every problem as FILE: path: message
+//	weft run FILE [--input JSON|@file] [--json]   run a workflow in-process
+//	weft version                           print the version
+//
+// Exit codes: 0 success (valid, or execution COMPLETED); 1 invalid workflow
+// (validate) or execution FAILED, TIMED_OUT or CANCELLED (run); 2 bad usage,
+// or a workflow that cannot run because it is invalid.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	usageHeader = `weft — API orchestration engine
+
+Usage:
+  weft validate FILE…                         check workflow definitions
+  weft run FILE [flags]                       run a workflow in this process
+  weft version                                print the version
+
+Run "weft COMMAND -h" for a command's flags.
+`
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole CLI, callable from tests.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageHeader)
+		return exitUsage
+	}
+	switch args[0] {
+	case "validate":
+		return cmdValidate(ctx, args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(ctx, args[1:], stdin, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "weft %s\n", versionString())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageHeader)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "weft: unknown command %q\n\n%s", args[0], usageHeader)
+	return exitUsage
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return v + " (" + s.Value[:12] + ")"
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "dev"
+}

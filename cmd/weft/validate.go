@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/core/steps"
+	"github.com/weftworks/weft/sdk"
+)
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("weft validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: weft validate FILE…\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not, 2 on bad usage.")
+	}
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{})})
+	code := exitOK
+	for _, f := range files {
+		wf, problems, err := load(ctx, eng, f)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			return exitUsage
+		}
+		if len(problems) > 0 {
+			printProblems(stdout, f, problems)
+			code = exitFailed
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: valid (%d steps)\n", f, len(wf.Steps))
+	}
+	return code
+}
+
+// load reads, parses and validates a workflow file. Problems of the
+// definition are returned as a list; err is for files that cannot be read.
+func load(ctx context.Context, eng *core.Engine, file string) (*core.Workflow, []sdk.Problem, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	wf, perr := core.ParseWorkflow(data)
+	var problems []sdk.Problem
+	if perr != nil {
+		var ve *sdk.ValidationError
+		if !errors.As(perr, &ve) {
+			return nil, nil, perr
+		}
+		problems = append(problems, ve.Problems...)
+	}
+	if wf == nil {
+		return nil, problems, nil
+	}
+	if verr := eng.Validate(ctx, wf); verr != nil {
+		var ve *sdk.ValidationError
+		if !errors.As(verr, &ve) {
+			return nil, nil, verr
+		}
+		problems = mergeProblems(problems, ve.Problems)
+		core.SortProblems(problems)
+	}
+	return wf, problems, nil
+}
+
+// mergeProblems appends the problems of b that a does not already report.
+func mergeProblems(a, b []sdk.Problem) []sdk.Problem {
+	seen := make(map[string]bool, len(a))
+	for _, p := range a {
+		seen[p.Path+"\x00"+p.Message] = true
+	}
+	for _, p := range b {
+		if !seen[p.Path+"\x00"+p.Message] {
+			a = append(a, p)
+		}
+	}
+	return a
+}
+
+// printProblems prints one problem per line: FILE: path: message (line L, column C).
+func printProblems(w io.Writer, file string, problems []sdk.Problem) {
+	for _, p := range problems {
+		where := ""
+		if p.Line > 0 {
+			where = fmt.Sprintf(" (line %d, column %d)", p.Line, p.Column)
+		}
+		if p.Path == "" {
+			fmt.Fprintf(w, "%s: %s%s\n", file, p.Message, where)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s: %s%s\n", file, p.Path, p.Message, where)
+	}
+}

@@ -1,0 +1,690 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/weftworks/weft/sdk"
+)
+
+// DefaultStepTimeout bounds each attempt of a step that sets no timeout of its
+// own, so that a hung remote service cannot hold an execution for ever.
+const DefaultStepTimeout = 5 * time.Minute
+
+// Options configure an Engine. The zero value works: an in-memory store, the
+// real clock, a registry of compiled-in components (add the built-in step
+// types with core/steps), no secrets, logs discarded.
+type Options struct {
+	Registry *Registry
+	Store    Store
+	Clock    clockwork.Clock
+	Secrets  SecretSource
+	Logger   *slog.Logger
+	// Observer receives progress events; it is called from many goroutines.
+	Observer func(Event)
+	// NewID makes execution ids; the default makes UUIDv7s (time-ordered).
+	NewID func() string
+	// DefaultStepTimeout bounds attempts of steps without a timeout; 0 means
+	// DefaultStepTimeout, a negative value means none.
+	DefaultStepTimeout time.Duration
+	// Rand returns floats in [0,1) for retry jitter; tests make it fixed.
+	Rand func() float64
+}
+
+// Engine compiles workflows and runs executions.
+type Engine struct {
+	reg         *Registry
+	store       Store
+	clock       clockwork.Clock
+	secrets     SecretSource
+	log         *slog.Logger
+	observer    func(Event)
+	newID       func() string
+	stepTimeout time.Duration
+	rand        func() float64
+	breakers    *Breakers
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+}
+
+// New returns an engine.
+func New(opts Options) *Engine {
+	e := &Engine{
+		reg: opts.Registry, store: opts.Store, clock: opts.Clock, secrets: opts.Secrets,
+		log: opts.Logger, observer: opts.Observer, newID: opts.NewID,
+		stepTimeout: opts.DefaultStepTimeout, rand: opts.Rand,
+		running: map[string]context.CancelCauseFunc{},
+	}
+	if e.reg == nil {
+		e.reg = NewRegistry()
+	}
+	if e.store == nil {
+		e.store = NewMemoryStore()
+	}
+	if e.clock == nil {
+		e.clock = clockwork.NewRealClock()
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if e.newID == nil {
+		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	switch {
+	case e.stepTimeout == 0:
+		e.stepTimeout = DefaultStepTimeout
+	case e.stepTimeout < 0:
+		e.stepTimeout = 0
+	}
+	if e.rand == nil {
+		e.rand = rand.Float64
+	}
+	e.breakers = NewBreakers(e.store, e.clock)
+	return e
+}
+
+// Registry returns the engine's registry.
+func (e *Engine) Registry() *Registry { return e.reg }
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// Breakers returns the engine's circuit breakers.
+func (e *Engine) Breakers() *Breakers { return e.breakers }
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() clockwork.Clock { return e.clock }
+
+// Event is a progress report: an execution or a step started, retried or
+// finished.
+type Event struct {
+	Type        string        `json:"type"`
+	Time        time.Time     `json:"time"`
+	ExecutionID string        `json:"executionId"`
+	StepID      string        `json:"stepId,omitempty"`
+	StepType    string        `json:"stepType,omitempty"`
+	Status      Status        `json:"status"`
+	Attempt     int           `json:"attempt,omitempty"`
+	Delay       time.Duration `json:"delay,omitempty"`
+	Duration    time.Duration `json:"duration,omitempty"`
+	Error       *sdk.Error    `json:"error,omitempty"`
+}
+
+// Event types.
+const (
+	EventExecutionStarted  = "execution.started"
+	EventExecutionFinished = "execution.finished"
+	EventStepStarted       = "step.started"
+	EventStepWaiting       = "step.waiting"
+	EventStepRetrying      = "step.retrying"
+	EventStepFinished      = "step.finished"
+)
+
+func (e *Engine) emit(ev Event) {
+	if e.observer != nil {
+		e.observer(ev)
+	}
+}
+
+// Cancel cancels a running execution; it reports whether one was running.
+func (e *Engine) Cancel(id string) bool {
+	e.mu.Lock()
+	cancel, ok := e.running[id]
+	e.mu.Unlock()
+	if ok {
+		cancel(errCancelled)
+	}
+	return ok
+}
+
+// run is the state of one execution.
+type run struct {
+	e     *Engine
+	plan  *Plan
+	exec  *Execution
+	scope scope
+
+	mu sync.Mutex // guards exec.Steps
+}
+
+// Execute runs a plan to the end and returns the execution record. The error
+// is non-nil only when the execution could not be recorded at all; a failed
+// execution is reported through its status.
+func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution, error) {
+	now := e.clock.Now()
+	wf := plan.wf
+	exec := &Execution{
+		ID: e.newID(), WorkflowID: wf.ID, WorkflowName: wf.Name, WorkflowVersion: wf.Version,
+		Status: StatusRunning, Input: Normalize(input), CreatedAt: now, StartedAt: timePtr(now),
+		Steps: map[string]*StepState{},
+	}
+	vars := wf.Variables
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	x := &run{e: e, plan: plan, exec: exec}
+	x.scope = scope{x: &execScope{
+		input:     exec.Input,
+		variables: Normalize(vars).(map[string]any),
+		execution: map[string]any{"id": exec.ID, "workflowId": wf.ID, "workflowName": wf.Name, "startedAt": now.UTC().Format(time.RFC3339Nano)},
+		steps:     &stepTable{entries: map[string]any{}},
+		secrets:   e.secrets,
+		redact:    &redactor{},
+	}}
+	if err := e.store.SaveExecution(ctx, exec); err != nil {
+		return nil, fmt.Errorf("record execution: %w", err)
+	}
+	e.emit(Event{Type: EventExecutionStarted, Time: now, ExecutionID: exec.ID, Status: StatusRunning})
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e.mu.Lock()
+	e.running[exec.ID] = cancel
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.running, exec.ID)
+		e.mu.Unlock()
+	}()
+	if plan.timeout > 0 {
+		var stop context.CancelFunc
+		runCtx, stop = withTimeout(runCtx, e.clock, plan.timeout, errExecutionTimeout)
+		defer stop()
+	}
+
+	// A failing step stops the steps still running (fail fast): their results
+	// could no longer change the outcome.
+	schedCtx, failFast := context.WithCancelCause(runCtx)
+	defer failFast(nil)
+	x.schedule(schedCtx, failFast)
+	x.finish(ctx, runCtx)
+	return exec, nil
+}
+
+// result is what a finished top-level step tells the scheduler.
+type result struct {
+	node   *Node
+	state  *StepState
+	ok     bool // completed, or failed and recovered (CONTINUE, fallback)
+	output any
+	err    *sdk.Error
+	skips  []*Node
+}
+
+// schedule runs the step graph: every step whose dependencies are done starts
+// at once; results come back to this one goroutine, which owns the schedule.
+func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
+	nodes := x.plan.nodes
+	pending := make(map[*Node]int, len(nodes))
+	skipped := map[*Node]bool{}
+	forcedSkip := map[*Node]bool{}
+	results := make(chan result, len(nodes))
+	running := 0
+	failed := false
+
+	launch := func(n *Node) {
+		running++
+		go func() { results <- x.runTop(ctx, n) }()
+	}
+	var ready []*Node
+	for _, n := range nodes {
+		if n.handler {
+			continue
+		}
+		pending[n] = len(n.deps)
+		if len(n.deps) == 0 {
+			ready = append(ready, n)
+		}
+	}
+	for len(ready) > 0 || running > 0 {
+		for len(ready) > 0 {
+			n := ready[0]
+			ready = ready[1:]
+			allSkipped := len(n.deps) > 0
+			for _, d := range n.deps {
+				allSkipped = allSkipped && skipped[d]
+			}
+			if failed || ctx.Err() != nil || forcedSkip[n] || allSkipped {
+				skipped[n] = true
+				x.markSkipped(ctx, n)
+				for _, d := range n.dependants {
+					if pending[d]--; pending[d] == 0 {
+						ready = append(ready, d)
+					}
+				}
+				continue
+			}
+			launch(n)
+		}
+		if running == 0 {
+			break
+		}
+		r := <-results
+		running--
+		for _, s := range r.skips {
+			forcedSkip[s] = true
+		}
+		if !r.ok {
+			if !failed && x.exec.FailedStep == "" && ctx.Err() == nil {
+				x.exec.FailedStep = r.node.def.ID
+				x.exec.Error = &sdk.Error{
+					Code:    r.err.Code,
+					Message: fmt.Sprintf("step %q failed: %s", r.node.def.ID, r.err.Message),
+					Details: map[string]any{"stepId": r.node.def.ID},
+				}
+				failFast(fmt.Errorf("%w: step %q failed", errFailFast, r.node.def.ID))
+			}
+			failed = true
+		}
+		for _, d := range r.node.dependants {
+			if pending[d]--; pending[d] == 0 {
+				ready = append(ready, d)
+			}
+		}
+	}
+}
+
+func (x *run) markSkipped(ctx context.Context, n *Node) {
+	now := x.e.clock.Now()
+	st := &StepState{ID: n.def.ID, Type: n.def.Type, Status: StatusSkipped, FinishedAt: timePtr(now), History: []Attempt{}}
+	x.putState(st)
+	x.scope.x.steps.set(n.def.ID, StatusSkipped, nil, nil)
+	x.save(ctx, st)
+	x.e.emit(Event{Type: EventStepFinished, Time: now, ExecutionID: x.exec.ID, StepID: n.def.ID, StepType: n.def.Type, Status: StatusSkipped})
+	// Nested steps of a skipped step are skipped with it.
+	for _, c := range n.nested {
+		x.markSkipped(ctx, c)
+	}
+}
+
+// runTop runs a top-level step, with its fallback when it has one.
+func (x *run) runTop(ctx context.Context, n *Node) result {
+	out, st, err, skips := x.runStep(ctx, n, x.scope, runKey{key: n.def.ID})
+	r := result{node: n, state: st, output: out, skips: skips}
+	if err == nil {
+		r.ok = true
+		return r
+	}
+	r.err = err
+	if ctx.Err() != nil {
+		return r
+	}
+	switch {
+	case n.onError == OnErrorContinue:
+		r.ok = true
+	case n.fallback != nil:
+		out, ok, ferr := x.runFallback(ctx, n, err)
+		if ok {
+			r.ok, r.output = true, out
+			x.scope.x.steps.set(n.def.ID, StatusFailed, out, errValue(err))
+		} else {
+			r.err = ferr
+		}
+	}
+	return r
+}
+
+// runFallback runs the fallback chain of a failed step. The fallback sees the
+// failure as {{error.code}}, {{error.message}} and {{error.stepId}}.
+func (x *run) runFallback(ctx context.Context, failed *Node, cause *sdk.Error) (any, bool, *sdk.Error) {
+	for f := failed.fallback; f != nil; {
+		locals := map[string]any{RootError: errValueFor(failed.def.ID, cause)}
+		out, _, err, _ := x.runStep(ctx, f, x.scope.with(locals), runKey{key: f.def.ID, fallbackFor: failed.def.ID})
+		if err == nil {
+			return out, true, nil
+		}
+		if f.onError == OnErrorContinue {
+			return nil, true, nil
+		}
+		failed, cause, f = f, err, f.fallback
+	}
+	return nil, false, cause
+}
+
+func errValue(err *sdk.Error) any {
+	if err == nil {
+		return nil
+	}
+	m := map[string]any{"code": err.Code, "message": err.Message}
+	if err.Details != nil {
+		m["details"] = Normalize(err.Details)
+	}
+	return m
+}
+
+func errValueFor(stepID string, err *sdk.Error) map[string]any {
+	m := errValue(err).(map[string]any)
+	m["stepId"] = stepID
+	return m
+}
+
+// runKey identifies a step run inside an execution.
+type runKey struct {
+	key         string // record key: the step id, or id[index] for FOR_EACH items
+	parent      string
+	index       *int
+	fallbackFor string
+}
+
+// runStep runs one step (top-level or nested) through retries, breaker and
+// timeouts, recording every attempt. It returns the output, or the error that
+// ended the step, and the steps it chose to skip.
+func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *StepState, *sdk.Error, []*Node) {
+	e := x.e
+	start := e.clock.Now()
+	st := &StepState{ID: k.key, Type: n.def.Type, Status: StatusRunning, Parent: k.parent, Index: k.index,
+		StartedAt: timePtr(start), FallbackFor: k.fallbackFor, History: []Attempt{}}
+	x.putState(st)
+	x.save(ctx, st)
+	e.emit(Event{Type: EventStepStarted, Time: start, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type, Status: StatusRunning, Attempt: 1})
+
+	info := sdk.RunInfo{
+		WorkflowID: x.plan.wf.ID, ExecutionID: x.exec.ID, StepID: n.def.ID,
+		IdempotencyKey: x.exec.ID + "/" + k.key,
+	}
+	var out any
+	var stepErr *sdk.Error
+	var skips []*Node
+	for attempt := 1; ; attempt++ {
+		info.Attempt = attempt
+		st.Attempts = attempt
+		at := Attempt{Attempt: attempt, Status: StatusRunning, StartedAt: e.clock.Now()}
+		st.History = append(st.History, at)
+		if attempt > 1 {
+			x.save(ctx, st)
+		}
+		var err error
+		var input any
+		out, input, skips, err = x.attempt(ctx, n, sc, info, st)
+		if attempt == 1 && input != nil {
+			st.Input = x.scope.x.redact.scrub(input)
+		}
+		now := e.clock.Now()
+		h := &st.History[len(st.History)-1]
+		h.FinishedAt = timePtr(now)
+		h.DurationMs = now.Sub(h.StartedAt).Milliseconds()
+		if err == nil {
+			out = Normalize(out)
+			h.Status = StatusCompleted
+			break
+		}
+		stepErr = x.classify(ctx, err)
+		h.Status, h.Error = StatusFailed, stepErr
+		if ctx.Err() != nil {
+			h.Status = x.interruptedStatus(ctx)
+			break
+		}
+		if attempt >= n.retry.maxAttempts || !n.retry.retryable(stepErr) {
+			break
+		}
+		delay := n.retry.delay(attempt, stepErr.RetryAfter, e.rand)
+		if dl, ok := ctx.Deadline(); ok && e.clock.Now().Add(delay).After(dl) {
+			break // the execution would time out before the next attempt
+		}
+		h.RetryDelayMs = delay.Milliseconds()
+		x.save(ctx, st)
+		e.emit(Event{Type: EventStepRetrying, Time: now, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type,
+			Status: StatusFailed, Attempt: attempt, Delay: delay, Error: stepErr})
+		if err := sleep(ctx, e.clock, delay); err != nil {
+			break
+		}
+	}
+
+	end := e.clock.Now()
+	st.FinishedAt = timePtr(end)
+	st.DurationMs = end.Sub(start).Milliseconds()
+	last := st.History[len(st.History)-1]
+	st.Status = last.Status
+	if st.Status == StatusCompleted {
+		stepErr = nil
+		st.Output = x.scope.x.redact.scrub(out)
+	} else {
+		out, skips = nil, nil
+		st.Error = x.scrubError(stepErr)
+	}
+	if k.key == n.def.ID {
+		x.scope.x.steps.set(n.def.ID, st.Status, out, errValue(stepErr))
+	}
+	x.save(ctx, st)
+	e.emit(Event{Type: EventStepFinished, Time: end, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type,
+		Status: st.Status, Attempt: st.Attempts, Duration: end.Sub(start), Error: st.Error})
+	return out, st, stepErr, skips
+}
+
+// attempt makes one attempt: render the config, pass the breaker, bound the
+// time, call the component. It returns the rendered input for the record.
+func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, st *StepState) (out any, input any, skips []*Node, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = sdk.Errorf(sdk.CodeInternal, "step %q panicked: %v", n.def.ID, p)
+		}
+	}()
+	if n.engine != nil {
+		actx, cancel := x.attemptContext(ctx, n.timeout)
+		defer cancel()
+		r := &StepRun{x: x, node: n, scope: sc, info: info, state: st}
+		out, err = n.engine.Execute(actx, r)
+		return out, nil, r.skips, timeoutCause(ctx, actx, err)
+	}
+	cfg, err := n.config.Render(ctx, sc)
+	if err != nil {
+		return nil, nil, nil, templateErr(err)
+	}
+	if n.breaker != nil {
+		permit, err := x.e.breakers.Acquire(ctx, *n.breaker)
+		if err != nil {
+			return nil, cfg, nil, err
+		}
+		defer func() { _ = permit.Done(context.WithoutCancel(ctx), err) }()
+	}
+	timeout := n.timeout
+	if timeout == 0 {
+		timeout = x.e.stepTimeout
+	}
+	actx, cancel := x.attemptContext(ctx, timeout)
+	defer cancel()
+	o, err := n.step.Run(actx, sdk.Input{Config: cfg, Run: info})
+	return o.Data, cfg, nil, timeoutCause(ctx, actx, err)
+}
+
+func (x *run) attemptContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return withTimeout(ctx, x.e.clock, timeout, errStepTimeout)
+}
+
+// timeoutCause turns an error caused by the attempt's own deadline (the
+// attempt context ended, the execution's did not) into a retryable TIMEOUT,
+// whatever the component made of it.
+func timeoutCause(ctx, actx context.Context, err error) error {
+	if err == nil || actx.Err() == nil || ctx.Err() != nil {
+		return err
+	}
+	if !errors.Is(context.Cause(actx), errStepTimeout) {
+		return err
+	}
+	if e := sdk.AsError(err); e.Code == sdk.CodeTimeout {
+		return e
+	}
+	return &sdk.Error{Code: sdk.CodeTimeout, Message: "attempt timed out: " + err.Error(), Retryable: true, Err: err}
+}
+
+func templateErr(err error) error {
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	return sdk.Errorf(sdk.CodeTemplate, "%v", err)
+}
+
+// classify turns any error into an *sdk.Error, naming execution-level
+// cancellation and timeout for what they are.
+func (x *run) classify(ctx context.Context, err error) *sdk.Error {
+	if ctx.Err() != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, errCancelled):
+			return &sdk.Error{Code: sdk.CodeCancelled, Message: "execution cancelled", Err: err}
+		case errors.Is(cause, errFailFast):
+			return &sdk.Error{Code: sdk.CodeCancelled, Message: "stopped: " + cause.Error(), Err: err}
+		case errors.Is(cause, context.DeadlineExceeded):
+			return &sdk.Error{Code: sdk.CodeTimeout, Message: "execution timed out", Err: err}
+		default:
+			return &sdk.Error{Code: sdk.CodeCancelled, Message: cause.Error(), Err: err}
+		}
+	}
+	e := sdk.AsError(err)
+	if e.Message == "" {
+		e.Message = e.Code
+	}
+	return e
+}
+
+func (x *run) interruptedStatus(ctx context.Context) Status {
+	if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
+		return StatusTimedOut
+	}
+	return StatusCancelled
+}
+
+func (x *run) scrubError(e *sdk.Error) *sdk.Error {
+	if e == nil {
+		return nil
+	}
+	cp := *e
+	cp.Message = x.scope.x.redact.scrubString(cp.Message)
+	if cp.Details != nil {
+		cp.Details = x.scope.x.redact.scrub(Normalize(cp.Details))
+	}
+	return &cp
+}
+
+func (x *run) putState(st *StepState) {
+	x.mu.Lock()
+	x.exec.Steps[st.ID] = st
+	x.mu.Unlock()
+}
+
+func (x *run) save(ctx context.Context, st *StepState) {
+	if err := x.e.store.SaveStep(context.WithoutCancel(ctx), x.exec.ID, st); err != nil {
+		x.e.log.Error("record step", "execution", x.exec.ID, "step", st.ID, "err", err)
+	}
+}
+
+// finish settles the execution's status and output, runs the error handler
+// when it failed, and records the result.
+func (x *run) finish(parent, ctx context.Context) {
+	exec := x.exec
+	switch {
+	case exec.FailedStep != "":
+		exec.Status = StatusFailed
+	case ctx.Err() != nil && x.interruptedStatus(ctx) == StatusTimedOut:
+		exec.Status = StatusTimedOut
+		exec.Error = &sdk.Error{Code: sdk.CodeTimeout, Message: fmt.Sprintf("execution timed out after %s", x.plan.timeout)}
+	case ctx.Err() != nil:
+		exec.Status = StatusCancelled
+		exec.Error = x.classify(ctx, ctx.Err())
+		exec.Error.Err = nil
+	default:
+		exec.Status = StatusCompleted
+		out, err := x.output(ctx)
+		if err != nil {
+			exec.Status = StatusFailed
+			exec.Error = sdk.AsError(err)
+		} else {
+			exec.Output = x.scope.x.redact.scrub(out)
+		}
+	}
+	if exec.Status != StatusCompleted && exec.Status != StatusCancelled && x.plan.errorHandler != nil {
+		// The handler runs even when the execution timed out, on a fresh
+		// context bounded by the step's own timeout.
+		hctx := context.WithoutCancel(parent)
+		errv := map[string]any{"code": exec.Error.Code, "message": exec.Error.Message, "stepId": exec.FailedStep}
+		_, _, _, _ = x.runStep(hctx, x.plan.errorHandler, x.scope.with(map[string]any{RootError: errv}), runKey{key: x.plan.errorHandler.def.ID})
+	}
+	exec.Error = x.scrubError(exec.Error)
+	end := x.e.clock.Now()
+	exec.FinishedAt = timePtr(end)
+	exec.DurationMs = end.Sub(*exec.StartedAt).Milliseconds()
+	if err := x.e.store.SaveExecution(context.WithoutCancel(parent), exec); err != nil {
+		x.e.log.Error("record execution", "execution", exec.ID, "err", err)
+	}
+	x.e.emit(Event{Type: EventExecutionFinished, Time: end, ExecutionID: exec.ID, Status: exec.Status,
+		Duration: end.Sub(*exec.StartedAt), Error: exec.Error})
+}
+
+// output computes the execution's output: the workflow's output template, or
+// the output of the step that ended it, or an object of the outputs of the
+// steps that ended it when there are several.
+func (x *run) output(ctx context.Context) (any, error) {
+	if x.plan.output != nil {
+		v, err := x.plan.output.Render(ctx, x.scope)
+		if err != nil {
+			return nil, templateErr(err)
+		}
+		return v, nil
+	}
+	var sinks []*Node
+	for _, n := range x.plan.sinks {
+		if x.exec.Steps[n.def.ID].Status != StatusSkipped {
+			sinks = append(sinks, n)
+		}
+	}
+	view, _ := x.scope.x.steps.view()
+	outputOf := func(n *Node) any {
+		entry, _ := view[n.def.ID].(map[string]any)
+		return entry["output"]
+	}
+	if len(sinks) == 1 {
+		return outputOf(sinks[0]), nil
+	}
+	out := make(map[string]any, len(sinks))
+	for _, n := range sinks {
+		out[n.def.ID] = outputOf(n)
+	}
+	return out, nil
+}
+
+// sleep waits on the engine's clock, or until ctx ends.
+func sleep(ctx context.Context, clock clockwork.Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.Chan():
+		return nil
+	}
+}
+
+// host is the sdk.Host lent to components at provisioning.
+type host struct {
+	log     *slog.Logger
+	secrets SecretSource
+}
+
+func (h host) Logger() *slog.Logger { return h.log }
+
+func (h host) Secret(ctx context.Context, name string) (string, error) {
+	if h.secrets == nil {
+		return "", fmt.Errorf("%w: %q", ErrNoSecret, name)
+	}
+	return h.secrets.Secret(ctx, name)
+}
+
+func (e *Engine) host(component string) sdk.Host {
+	return host{log: e.log.With("component", component), secrets: e.secrets}
+}

@@ -1,0 +1,173 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/weftworks/weft/sdk"
+)
+
+// Origin says where a registered component comes from.
+type Origin string
+
+// Origins of registry entries.
+const (
+	OriginBuiltin  Origin = "builtin"  // core/steps
+	OriginCompiled Origin = "compiled" // sdk.Register in a compiled-in package
+	OriginLua      Origin = "lua"
+	OriginWASM     Origin = "wasm"
+	OriginPlugin   Origin = "plugin"
+)
+
+// Entry is one registered component.
+type Entry struct {
+	sdk.Info
+	Origin Origin `json:"origin"`
+	// Source is a file path or plugin binary, for diagnostics.
+	Source string `json:"source,omitempty"`
+}
+
+// EngineStep is a step type that needs the engine itself: control flow
+// (CONDITIONAL, PARALLEL, FOR_EACH), waiting (WAIT), and steps that evaluate
+// expressions or call other components (DATA_TRANSFORM, VALIDATION). It is
+// registered like any other step; instead of receiving a rendered config it
+// compiles its own config once per workflow version and runs with access to
+// the execution's scope.
+type EngineStep interface {
+	sdk.Component
+	// Compile checks and prepares the step's config. Problems are reported
+	// through c; a returned error is an internal failure.
+	Compile(c *StepCompiler) error
+	// Execute runs the step once and returns its output.
+	Execute(ctx context.Context, r *StepRun) (any, error)
+}
+
+// ErrUnknownComponent is returned when a name is not registered.
+var ErrUnknownComponent = errors.New("unknown component")
+
+// ErrDuplicateComponent is returned when a name is registered twice.
+var ErrDuplicateComponent = errors.New("component already registered")
+
+// Registry holds every component an engine can use, whatever runtime provides
+// it. It is safe for concurrent use.
+type Registry struct {
+	mu      sync.RWMutex
+	entries map[sdk.Kind]map[string]Entry
+}
+
+// NewRegistry returns a registry seeded with the components compiled in through
+// sdk.Register. Built-in step types are added by core/steps.
+func NewRegistry() *Registry {
+	r := NewEmptyRegistry()
+	for _, info := range sdk.Registered() {
+		_ = r.Register(Entry{Info: info, Origin: OriginCompiled})
+	}
+	return r
+}
+
+// NewEmptyRegistry returns a registry with nothing in it.
+func NewEmptyRegistry() *Registry {
+	return &Registry{entries: map[sdk.Kind]map[string]Entry{}}
+}
+
+// Register adds an entry. The component must implement the interface of its
+// kind (a step may be an sdk.Step or an EngineStep).
+func (r *Registry) Register(e Entry) error {
+	if err := checkEntry(e.Info); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.entries[e.Kind]
+	if m == nil {
+		m = map[string]Entry{}
+		r.entries[e.Kind] = m
+	}
+	if _, dup := m[e.Name]; dup {
+		return fmt.Errorf("%w: %s %q", ErrDuplicateComponent, e.Kind, e.Name)
+	}
+	m[e.Name] = e
+	return nil
+}
+
+// Replace adds an entry, replacing any with the same kind and name (used when
+// a plugin or module is reloaded).
+func (r *Registry) Replace(e Entry) error {
+	if err := checkEntry(e.Info); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.entries[e.Kind] == nil {
+		r.entries[e.Kind] = map[string]Entry{}
+	}
+	r.entries[e.Kind][e.Name] = e
+	return nil
+}
+
+// Unregister removes an entry; it reports whether there was one.
+func (r *Registry) Unregister(kind sdk.Kind, name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.entries[kind][name]; !ok {
+		return false
+	}
+	delete(r.entries[kind], name)
+	return true
+}
+
+func checkEntry(info sdk.Info) error {
+	if err := info.Check(); err != nil {
+		return err
+	}
+	if info.Kind == sdk.KindStep {
+		inst := info.New()
+		if _, ok := inst.(EngineStep); ok {
+			return nil
+		}
+	}
+	return sdk.CheckComponent(info)
+}
+
+// Lookup finds an entry by kind and name.
+func (r *Registry) Lookup(kind sdk.Kind, name string) (Entry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[kind][name]
+	return e, ok
+}
+
+// List returns the entries of a kind ("" for all), sorted by kind and name.
+func (r *Registry) List(kind sdk.Kind) []Entry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Entry
+	for k, m := range r.entries {
+		if kind != "" && k != kind {
+			continue
+		}
+		for _, e := range m {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Names returns the sorted names registered under a kind.
+func (r *Registry) Names(kind sdk.Kind) []string {
+	entries := r.List(kind)
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
+	}
+	return names
+}

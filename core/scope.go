@@ -1,0 +1,288 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+)
+
+// SecretSource provides the values of {{secrets.NAME}}.
+type SecretSource interface {
+	Secret(ctx context.Context, name string) (string, error)
+}
+
+// ErrNoSecret is returned for a secret that is not configured.
+var ErrNoSecret = errors.New("secret not configured")
+
+// EnvSecrets reads secrets from environment variables: {{secrets.api_key}} is
+// WEFT_SECRET_API_KEY.
+type EnvSecrets struct{}
+
+// Secret implements SecretSource.
+func (EnvSecrets) Secret(_ context.Context, name string) (string, error) {
+	key := "WEFT_SECRET_" + strings.ToUpper(name)
+	v, ok := os.LookupEnv(key)
+	if !ok {
+		return "", fmt.Errorf("%w: %q (set %s)", ErrNoSecret, name, key)
+	}
+	return v, nil
+}
+
+// MapSecrets is a SecretSource backed by a map.
+type MapSecrets map[string]string
+
+// Secret implements SecretSource.
+func (m MapSecrets) Secret(_ context.Context, name string) (string, error) {
+	v, ok := m[name]
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrNoSecret, name)
+	}
+	return v, nil
+}
+
+// Redacted replaces secret values in execution records and logs.
+const Redacted = "[REDACTED]"
+
+// minRedactLen is the shortest secret value redacted by value: shorter ones
+// would blank out ordinary text.
+const minRedactLen = 4
+
+// redactor remembers the secret values an execution used so that they never
+// reach its records.
+type redactor struct {
+	mu     sync.RWMutex
+	values []string
+}
+
+func (r *redactor) remember(v string) {
+	if len(v) < minRedactLen {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, old := range r.values {
+		if old == v {
+			return
+		}
+	}
+	r.values = append(r.values, v)
+}
+
+func (r *redactor) active() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.values) > 0
+}
+
+// scrub returns v with every remembered secret value replaced, copying only
+// what changes.
+func (r *redactor) scrub(v any) any {
+	if !r.active() {
+		return v
+	}
+	r.mu.RLock()
+	values := r.values
+	r.mu.RUnlock()
+	return scrubValue(v, values)
+}
+
+func (r *redactor) scrubString(s string) string {
+	if !r.active() {
+		return s
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return scrubText(s, r.values)
+}
+
+func scrubText(s string, values []string) string {
+	for _, v := range values {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, Redacted)
+		}
+	}
+	return s
+}
+
+func scrubValue(v any, values []string) any {
+	switch x := v.(type) {
+	case string:
+		return scrubText(x, values)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[scrubText(k, values)] = scrubValue(e, values)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = scrubValue(e, values)
+		}
+		return out
+	}
+	return v
+}
+
+// stepTable holds what later steps see of finished steps: steps.<id>.output,
+// .status and .error. Written by the executor, read by templates of steps
+// running concurrently.
+type stepTable struct {
+	mu       sync.RWMutex
+	entries  map[string]any
+	version  int
+	snapshot map[string]any
+	snapVer  int
+}
+
+func (t *stepTable) set(id string, status Status, output any, errv any) {
+	entry := map[string]any{"output": output, "status": string(status)}
+	if errv != nil {
+		entry["error"] = errv
+	}
+	t.mu.Lock()
+	t.entries[id] = entry
+	t.version++
+	t.mu.Unlock()
+}
+
+// view returns an immutable map of every step's entry and its version. It is
+// rebuilt only when a step finished since the last call.
+func (t *stepTable) view() (map[string]any, int) {
+	t.mu.RLock()
+	if t.snapshot != nil && t.snapVer == t.version {
+		s, v := t.snapshot, t.snapVer
+		t.mu.RUnlock()
+		return s, v
+	}
+	t.mu.RUnlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.snapshot == nil || t.snapVer != t.version {
+		s := make(map[string]any, len(t.entries))
+		for k, v := range t.entries {
+			s[k] = v
+		}
+		t.snapshot, t.snapVer = s, t.version
+	}
+	return t.snapshot, t.snapVer
+}
+
+// execScope is the data of one execution that templates and expressions read.
+type execScope struct {
+	input     any
+	variables map[string]any
+	execution map[string]any
+	steps     *stepTable
+	secrets   SecretSource
+	redact    *redactor
+
+	envMu  sync.Mutex
+	env    map[string]any
+	envVer int
+}
+
+// scope is an execScope plus locals (item, index, error) of a nested run.
+type scope struct {
+	x      *execScope
+	locals map[string]any
+}
+
+var _ Scope = scope{}
+
+func (s scope) with(locals map[string]any) scope {
+	if len(s.locals) == 0 {
+		return scope{x: s.x, locals: locals}
+	}
+	merged := make(map[string]any, len(s.locals)+len(locals))
+	for k, v := range s.locals {
+		merged[k] = v
+	}
+	for k, v := range locals {
+		merged[k] = v
+	}
+	return scope{x: s.x, locals: merged}
+}
+
+// Resolve implements Scope.
+func (s scope) Resolve(root string) (any, bool) {
+	if v, ok := s.locals[root]; ok {
+		return v, true
+	}
+	switch root {
+	case RootInput:
+		return s.x.input, true
+	case RootVariables:
+		return s.x.variables, true
+	case RootSteps:
+		v, _ := s.x.steps.view()
+		return v, true
+	case RootExecution:
+		return s.x.execution, true
+	case RootItem, RootIndex, RootError, RootSecrets:
+		return nil, false
+	}
+	if in, ok := s.x.input.(map[string]any); ok {
+		if v, ok := in[root]; ok {
+			return v, true
+		}
+	}
+	v, ok := s.x.variables[root]
+	return v, ok
+}
+
+// Env implements Scope: variables, then input fields, as bare names, and the
+// reserved roots on top.
+func (s scope) Env() map[string]any {
+	base := s.x.baseEnv()
+	if len(s.locals) == 0 {
+		return base
+	}
+	env := make(map[string]any, len(base)+len(s.locals))
+	for k, v := range base {
+		env[k] = v
+	}
+	for k, v := range s.locals {
+		env[k] = v
+	}
+	return env
+}
+
+func (x *execScope) baseEnv() map[string]any {
+	steps, ver := x.steps.view()
+	x.envMu.Lock()
+	defer x.envMu.Unlock()
+	if x.env != nil && x.envVer == ver {
+		return x.env
+	}
+	in, _ := x.input.(map[string]any)
+	env := make(map[string]any, len(x.variables)+len(in)+5)
+	for k, v := range x.variables {
+		env[k] = v
+	}
+	for k, v := range in {
+		env[k] = v
+	}
+	env[RootInput] = x.input
+	env[RootVariables] = x.variables
+	env[RootExecution] = x.execution
+	env[RootSteps] = steps
+	x.env, x.envVer = env, ver
+	return env
+}
+
+// Secret implements Scope.
+func (s scope) Secret(ctx context.Context, name string) (string, error) {
+	if s.x.secrets == nil {
+		return "", fmt.Errorf("%w: %q (no secret source configured)", ErrNoSecret, name)
+	}
+	v, err := s.x.secrets.Secret(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	s.x.redact.remember(v)
+	return v, nil
+}

@@ -1,0 +1,145 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/weftworks/weft/sdk"
+)
+
+// StepRun is what an EngineStep's Execute sees: the execution's scope, the
+// means to render templates, evaluate expressions, run nested steps, skip
+// branches and wait.
+type StepRun struct {
+	x     *run
+	node  *Node
+	scope scope
+	info  sdk.RunInfo
+	state *StepState
+	skips []*Node
+}
+
+// Info identifies the run.
+func (r *StepRun) Info() sdk.RunInfo { return r.info }
+
+// Clock returns the engine's clock.
+func (r *StepRun) Clock() clockwork.Clock { return r.x.e.clock }
+
+// Logger returns a logger tagged with the execution and step.
+func (r *StepRun) Logger() *slog.Logger {
+	return r.x.e.log.With("execution", r.info.ExecutionID, "step", r.info.StepID)
+}
+
+// Scope returns what templates and expressions of this step read.
+func (r *StepRun) Scope() Scope { return r.scope }
+
+// Render renders a compiled value template. Failures carry TEMPLATE_ERROR or
+// EXPRESSION_ERROR.
+func (r *StepRun) Render(ctx context.Context, vt *ValueTemplate) (any, error) {
+	v, err := vt.Render(ctx, r.scope)
+	if err != nil {
+		return nil, templateErr(err)
+	}
+	return v, nil
+}
+
+// Eval evaluates an expression in the step's environment, with vars (if any)
+// added as bare names on top.
+func (r *StepRun) Eval(e *Expr, vars map[string]any) (any, error) {
+	env := r.scope.Env()
+	if len(vars) > 0 {
+		merged := make(map[string]any, len(env)+len(vars))
+		for k, v := range env {
+			merged[k] = v
+		}
+		for k, v := range vars {
+			if !reservedRoots[k] {
+				merged[k] = v
+			}
+		}
+		env = merged
+	}
+	v, err := e.Eval(env)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeExpression, "%v", err)
+	}
+	return v, nil
+}
+
+// Lookup reads a path (steps.x.output.score, input.id, leadId) in the scope.
+func (r *StepRun) Lookup(path []PathSeg) (any, bool) {
+	if len(path) == 0 || path[0].Key == "" {
+		return nil, false
+	}
+	root, ok := r.scope.Resolve(path[0].Key)
+	if !ok {
+		return nil, false
+	}
+	return Lookup(root, path[1:])
+}
+
+// NestedRun says how a nested step runs.
+type NestedRun struct {
+	// Index is the FOR_EACH item index; the run is recorded as id[index].
+	Index *int
+	// Locals are extra template roots, such as item and index.
+	Locals map[string]any
+}
+
+// RunNested runs a step compiled with StepCompiler.Nested, with its own
+// retries, breaker, timeout and records. A failure is returned as an error
+// unless the step's onError is CONTINUE, in which case its output is nil.
+func (r *StepRun) RunNested(ctx context.Context, n *Node, opts NestedRun) (any, error) {
+	key := runKey{key: n.def.ID, parent: r.state.ID, index: opts.Index}
+	if opts.Index != nil {
+		key.key = n.def.ID + "[" + strconv.Itoa(*opts.Index) + "]"
+	}
+	sc := r.scope
+	if len(opts.Locals) > 0 {
+		sc = sc.with(opts.Locals)
+	}
+	out, _, err, _ := r.x.runStep(ctx, n, sc, key)
+	if err != nil {
+		if n.onError == OnErrorContinue && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// SkipNested records nested steps that will not run (a PARALLEL or FOR_EACH
+// cut short), so that every step of the workflow has a record.
+func (r *StepRun) SkipNested(ctx context.Context, n *Node) {
+	r.x.markSkipped(ctx, n)
+}
+
+// Skip marks steps chosen against (the untaken branch of a CONDITIONAL): they
+// end SKIPPED, and so does every step that depends only on skipped steps.
+func (r *StepRun) Skip(ids ...string) {
+	for _, id := range ids {
+		if n, ok := r.x.plan.byID[id]; ok {
+			r.skips = append(r.skips, n)
+		}
+	}
+}
+
+// Wait parks the step until the given time (or until ctx ends), recording it
+// as WAITING meanwhile.
+func (r *StepRun) Wait(ctx context.Context, until time.Time) error {
+	d := until.Sub(r.x.e.clock.Now())
+	if d <= 0 {
+		return nil
+	}
+	r.state.Status = StatusWaiting
+	r.x.save(ctx, r.state)
+	r.x.e.emit(Event{Type: EventStepWaiting, Time: r.x.e.clock.Now(), ExecutionID: r.info.ExecutionID,
+		StepID: r.state.ID, StepType: r.node.def.Type, Status: StatusWaiting, Attempt: r.info.Attempt})
+	err := sleep(ctx, r.x.e.clock, d)
+	r.state.Status = StatusRunning
+	return err
+}

@@ -1,0 +1,108 @@
+package steps
+
+import (
+	"context"
+	"time"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/sdk"
+)
+
+// Wait is the WAIT step: it waits for duration milliseconds, or until a time
+// (RFC 3339), and records itself as WAITING meanwhile. Both may be templates.
+// Output: {"waitedMs": n, "resumedAt": time}.
+type Wait struct {
+	duration *core.ValueTemplate
+	until    *core.ValueTemplate
+}
+
+var _ core.EngineStep = (*Wait)(nil)
+
+// Info implements sdk.Component.
+func (*Wait) Info() sdk.Info {
+	return sdk.Info{Kind: sdk.KindStep, Name: TypeWait, Summary: "Waits for a duration or until a time.",
+		New: func() sdk.Component { return &Wait{} }}
+}
+
+type waitConfig struct {
+	Duration any `json:"duration"`
+	Until    any `json:"until"`
+}
+
+// Compile implements core.EngineStep.
+func (w *Wait) Compile(sc *core.StepCompiler) error {
+	var cfg waitConfig
+	if !sc.Decode(&cfg) {
+		return nil
+	}
+	switch {
+	case cfg.Duration != nil && cfg.Until != nil:
+		sc.Problem("", "give duration or until, not both")
+	case cfg.Duration != nil:
+		if _, err := waitDuration(cfg.Duration); err != nil && !isTemplate(cfg.Duration) {
+			sc.Problem("duration", "%v", err)
+		}
+		w.duration = sc.Template(cfg.Duration, "duration")
+	case cfg.Until != nil:
+		if _, err := waitUntil(cfg.Until); err != nil && !isTemplate(cfg.Until) {
+			sc.Problem("until", "%v", err)
+		}
+		w.until = sc.Template(cfg.Until, "until")
+	default:
+		sc.Problem("", "give duration (milliseconds) or until (an RFC 3339 time)")
+	}
+	return nil
+}
+
+func isTemplate(v any) bool {
+	s, ok := v.(string)
+	return ok && core.HasTemplate(s)
+}
+
+func waitDuration(v any) (time.Duration, error) {
+	f, ok := asNumber(v)
+	if !ok || f < 0 {
+		return 0, sdk.Errorf(sdk.CodeInvalidConfig, "duration must be a non-negative number of milliseconds, got %s", core.Stringify(v))
+	}
+	return time.Duration(f * float64(time.Millisecond)), nil
+}
+
+func waitUntil(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, sdk.Errorf(sdk.CodeInvalidConfig, "until must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", core.Stringify(v))
+}
+
+// Execute implements core.EngineStep.
+func (w *Wait) Execute(ctx context.Context, r *core.StepRun) (any, error) {
+	start := r.Clock().Now()
+	var until time.Time
+	if w.duration != nil {
+		v, err := r.Render(ctx, w.duration)
+		if err != nil {
+			return nil, err
+		}
+		d, err := waitDuration(v)
+		if err != nil {
+			return nil, err
+		}
+		until = start.Add(d)
+	} else {
+		v, err := r.Render(ctx, w.until)
+		if err != nil {
+			return nil, err
+		}
+		if until, err = waitUntil(v); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Wait(ctx, until); err != nil {
+		return nil, err
+	}
+	now := r.Clock().Now()
+	return map[string]any{"waitedMs": float64(now.Sub(start).Milliseconds()), "resumedAt": now.UTC().Format(time.RFC3339Nano)}, nil
+}
