@@ -2,13 +2,13 @@ package core
 
 import (
 	"bytes"
-	"math"
-	"sort"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml"
