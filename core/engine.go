@@ -419,7 +419,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 			break
 		}
 		stepErr = x.classify(ctx, err)
-		h.Status, h.Error = StatusFailed, stepErr
+		h.Status, h.Error = StatusFailed, x.scrubError(stepErr)
 		if ctx.Err() != nil {
 			h.Status = x.interruptedStatus(ctx)
 			break
@@ -434,7 +434,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		h.RetryDelayMs = delay.Milliseconds()
 		x.save(ctx, st)
 		e.emit(Event{Type: EventStepRetrying, Time: now, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type,
-			Status: StatusFailed, Attempt: attempt, Delay: delay, Error: stepErr})
+			Status: StatusFailed, Attempt: attempt, Delay: delay, Error: h.Error})
 		if err := sleep(ctx, e.clock, delay); err != nil {
 			break
 		}
@@ -464,16 +464,11 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 // attempt makes one attempt: render the config, pass the breaker, bound the
 // time, call the component. It returns the rendered input for the record.
 func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, st *StepState) (out any, input any, skips []*Node, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = sdk.Errorf(sdk.CodeInternal, "step %q panicked: %v", n.def.ID, p)
-		}
-	}()
 	if n.engine != nil {
 		actx, cancel := x.attemptContext(ctx, n.timeout)
 		defer cancel()
 		r := &StepRun{x: x, node: n, scope: sc, info: info, state: st}
-		out, err = n.engine.Execute(actx, r)
+		out, err = guard(n, func() (any, error) { return n.engine.Execute(actx, r) })
 		return out, nil, r.skips, timeoutCause(ctx, actx, err)
 	}
 	cfg, err := n.config.Render(ctx, sc)
@@ -481,10 +476,11 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 		return nil, nil, nil, templateErr(err)
 	}
 	if n.breaker != nil {
-		permit, err := x.e.breakers.Acquire(ctx, *n.breaker)
-		if err != nil {
-			return nil, cfg, nil, err
+		permit, aerr := x.e.breakers.Acquire(ctx, *n.breaker)
+		if aerr != nil {
+			return nil, cfg, nil, aerr
 		}
+		// err is the named result: the call's final outcome.
 		defer func() { _ = permit.Done(context.WithoutCancel(ctx), err) }()
 	}
 	timeout := n.timeout
@@ -493,8 +489,23 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 	}
 	actx, cancel := x.attemptContext(ctx, timeout)
 	defer cancel()
-	o, err := n.step.Run(actx, sdk.Input{Config: cfg, Run: info})
-	return o.Data, cfg, nil, timeoutCause(ctx, actx, err)
+	out, err = guard(n, func() (any, error) {
+		o, err := n.step.Run(actx, sdk.Input{Config: cfg, Run: info})
+		return o.Data, err
+	})
+	err = timeoutCause(ctx, actx, err)
+	return out, cfg, nil, err
+}
+
+// guard turns a panicking component into a failed attempt: a bug in one
+// component must not take the engine down.
+func guard(n *Node, call func() (any, error)) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, sdk.Errorf(sdk.CodeInternal, "step %q panicked: %v", n.def.ID, p)
+		}
+	}()
+	return call()
 }
 
 func (x *run) attemptContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {

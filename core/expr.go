@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -56,7 +57,7 @@ func CompileExpr(src string) (*Expr, error) {
 	if line, col, ok := tooDeep(src); ok {
 		return nil, &ExprError{Source: src, Message: fmt.Sprintf("nested deeper than %d levels", MaxExprDepth), Line: line, Column: col}
 	}
-	prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.MaxNodes(maxExprNodes))
+	prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.MaxNodes(maxExprNodes), expr.Patch(builtinNames{}))
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -75,7 +76,8 @@ func (e *Expr) String() string { return e.src }
 // Refs returns the step ids the expression reads through steps.<id>.
 func (e *Expr) Refs() []string { return e.refs }
 
-// Eval runs the expression over env and returns a JSON-shaped result.
+// Eval runs the expression over env and returns a JSON-shaped result that
+// shares nothing mutable with env.
 func (e *Expr) Eval(env map[string]any) (any, error) {
 	out, err := expr.Run(e.prog, env)
 	if err != nil {
@@ -85,7 +87,23 @@ func (e *Expr) Eval(env map[string]any) (any, error) {
 		}
 		return nil, fmt.Errorf("expression %q: %s", e.src, msg)
 	}
-	return Normalize(out), nil
+	return DeepCopy(Normalize(out)), nil
+}
+
+// builtinNames lets data fields share names with expr's builtin functions: a
+// bare count, type or date that is not called reads the field of that name
+// ($env["count"]) instead of naming the function; count(items, # > 1) still
+// calls the builtin.
+type builtinNames struct{}
+
+func (builtinNames) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if _, isBuiltin := builtin.Index[id.Value]; isBuiltin {
+		ast.Patch(node, &ast.MemberNode{Node: &ast.IdentifierNode{Value: "$env"}, Property: &ast.StringNode{Value: id.Value}})
+	}
 }
 
 // tooDeep reports the position where bracket nesting first exceeds the cap,

@@ -41,7 +41,7 @@ func newRetryPlan(p *RetryPolicy) *retryPlan {
 	r := &retryPlan{
 		strategy:    strings.ToUpper(p.Strategy),
 		maxAttempts: p.MaxAttempts,
-		initial:     Millis(p.InitialDelay),
+		initial:     DefaultInitialDelay,
 		max:         Millis(p.MaxDelay),
 		multiplier:  p.Multiplier,
 		jitter:      p.Jitter,
@@ -56,8 +56,8 @@ func newRetryPlan(p *RetryPolicy) *retryPlan {
 	if r.maxAttempts == 0 {
 		r.maxAttempts = DefaultMaxAttempts
 	}
-	if p.InitialDelay == 0 {
-		r.initial = DefaultInitialDelay
+	if p.InitialDelay != nil {
+		r.initial = Millis(*p.InitialDelay)
 	}
 	if r.multiplier == 0 {
 		r.multiplier = DefaultMultiplier
@@ -71,8 +71,8 @@ func checkRetryPolicy(p *RetryPolicy, path string) []sdk.Problem {
 		return nil
 	}
 	var out []sdk.Problem
-	if p.MaxDelay > 0 && p.InitialDelay > p.MaxDelay {
-		out = append(out, sdk.Problem{Path: path + ".maxDelay", Message: fmt.Sprintf("maxDelay %d is smaller than initialDelay %d", p.MaxDelay, p.InitialDelay)})
+	if p.MaxDelay > 0 && p.InitialDelay != nil && *p.InitialDelay > p.MaxDelay {
+		out = append(out, sdk.Problem{Path: path + ".maxDelay", Message: fmt.Sprintf("maxDelay %d is smaller than initialDelay %d", p.MaxDelay, *p.InitialDelay)})
 	}
 	if p.Multiplier != 0 && p.Multiplier < 1 {
 		out = append(out, sdk.Problem{Path: path + ".multiplier", Message: "multiplier must be at least 1"})

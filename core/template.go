@@ -205,11 +205,13 @@ func (t *Template) UsesSecrets() bool {
 }
 
 // Render evaluates the template in scope. A template that is exactly one
-// placeholder keeps the value's JSON type; otherwise values are interpolated
-// into the string (objects as JSON, null as "").
+// placeholder keeps the value's JSON type (as a copy: changing it changes
+// nothing in the scope); otherwise values are interpolated into the string
+// (objects as JSON, null as "").
 func (t *Template) Render(ctx context.Context, s Scope) (any, error) {
 	if t.Whole() {
-		return t.parts[0].ph.eval(ctx, s)
+		v, err := t.parts[0].ph.eval(ctx, s)
+		return DeepCopy(v), err
 	}
 	if t.IsStatic() {
 		return t.src, nil

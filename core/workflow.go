@@ -105,8 +105,8 @@ type RetryPolicy struct {
 	Strategy string `json:"strategy,omitempty" validate:"omitempty,oneof=LINEAR EXPONENTIAL FIXED NONE"`
 	// MaxAttempts counts the first attempt too; 0 means 3 (1 with NONE).
 	MaxAttempts int `json:"maxAttempts,omitempty" validate:"gte=0,lte=100"`
-	// InitialDelay in milliseconds; 0 means 1000.
-	InitialDelay int64 `json:"initialDelay,omitempty" validate:"gte=0"`
+	// InitialDelay in milliseconds; absent means 1000, 0 retries at once.
+	InitialDelay *int64 `json:"initialDelay,omitempty" validate:"omitempty,gte=0"`
 	// MaxDelay caps every delay, in milliseconds; 0 means no cap.
 	MaxDelay int64 `json:"maxDelay,omitempty" validate:"gte=0"`
 	// Multiplier for EXPONENTIAL; 0 means 2.

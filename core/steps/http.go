@@ -193,7 +193,7 @@ func (h *HTTPRequest) Run(ctx context.Context, in sdk.Input) (sdk.Output, error)
 	if cfg.MaxResponseBytes > 0 && cfg.MaxResponseBytes < limit {
 		limit = cfg.MaxResponseBytes
 	}
-	out, err := do(ctx, h.opts.Client, req, limit)
+	out, err := do(ctx, h.opts, req, limit)
 	if err != nil {
 		return sdk.Output{}, err
 	}
@@ -277,8 +277,8 @@ func (r *response) value() map[string]any {
 
 // do sends the request and reads at most limit bytes of the response,
 // mapping transport failures to stable codes.
-func do(ctx context.Context, client *http.Client, req *http.Request, limit int64) (*response, error) {
-	resp, err := client.Do(req)
+func do(ctx context.Context, opts Options, req *http.Request, limit int64) (*response, error) {
+	resp, err := opts.Client.Do(req)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
@@ -295,7 +295,7 @@ func do(ctx context.Context, client *http.Client, req *http.Request, limit int64
 		out.headers[strings.ToLower(k)] = strings.Join(v, ", ")
 	}
 	out.body = decodeBody(resp.Header.Get("Content-Type"), raw)
-	out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), opts.Clock.Now())
 	return out, nil
 }
 

@@ -270,7 +270,10 @@ func (op *operation) apply(ctx context.Context, r *core.StepRun, rec any) (any, 
 		}
 		setPath(obj, op.field, v)
 	case "format":
-		v, _ := core.Lookup(obj, op.field)
+		v, ok := core.Lookup(obj, op.field)
+		if !ok {
+			return obj, nil // like rename: a missing field is left missing
+		}
 		f, err := format(v, op.format, op.layout, op.decimals)
 		if err != nil {
 			return nil, err

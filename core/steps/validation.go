@@ -93,17 +93,27 @@ func (v *Validation) Compile(sc *core.StepCompiler) error {
 }
 
 // checkTag dry-runs a tag: validator/v10 panics on unknown tags and malformed
-// parameters, which must be reported when the workflow is saved.
-func checkTag(tag string) (err error) {
+// parameters, which must be reported when the workflow is saved. Some tags
+// apply to one kind of value only (gte=0.5 to numbers, unique to arrays), so a
+// tag is accepted when it runs on any JSON kind.
+func checkTag(tag string) error {
 	if strings.TrimSpace(tag) == "" {
 		return fmt.Errorf("empty rule")
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("invalid rule %q: %v", tag, p)
+	var last any
+	for _, sample := range []any{"", 0.0, true, []any{}, map[string]any{}} {
+		p := tryTag(sample, tag)
+		if p == nil {
+			return nil
 		}
-	}()
-	_ = tagValidator.Var("", tag)
+		last = p
+	}
+	return fmt.Errorf("invalid rule %q: %v", tag, last)
+}
+
+func tryTag(sample any, tag string) (panicked any) {
+	defer func() { panicked = recover() }()
+	_ = tagValidator.Var(sample, tag)
 	return nil
 }
 

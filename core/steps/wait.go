@@ -59,10 +59,16 @@ func isTemplate(v any) bool {
 	return ok && core.HasTemplate(s)
 }
 
+// maxWaitMs bounds WAIT durations well inside time.Duration's range.
+const maxWaitMs = 100 * 365.25 * 24 * 3600 * 1000
+
 func waitDuration(v any) (time.Duration, error) {
 	f, ok := asNumber(v)
 	if !ok || f < 0 {
 		return 0, sdk.Errorf(sdk.CodeInvalidConfig, "duration must be a non-negative number of milliseconds, got %s", core.Stringify(v))
+	}
+	if f > maxWaitMs {
+		return 0, sdk.Errorf(sdk.CodeInvalidConfig, "duration %s ms is longer than the maximum of %.0f ms (100 years)", core.Stringify(v), maxWaitMs)
 	}
 	return time.Duration(f * float64(time.Millisecond)), nil
 }

@@ -157,7 +157,7 @@ func (w *WebhookCall) Run(ctx context.Context, in sdk.Input) (sdk.Output, error)
 	for k, v := range cfg.Headers {
 		req.Header.Set(k, core.Stringify(v))
 	}
-	resp, err := do(ctx, w.opts.Client, req, w.opts.MaxResponseBytes)
+	resp, err := do(ctx, w.opts, req, w.opts.MaxResponseBytes)
 	if err != nil {
 		return sdk.Output{}, err
 	}
