@@ -154,6 +154,9 @@ func fieldMessage(fe validator.FieldError) string {
 		return "must be at most " + p
 	case "min":
 		if fe.Kind() == reflect.Slice {
+			if p == "1" {
+				return "must not be empty"
+			}
 			return "must have at least " + p + " entries"
 		}
 		return "must be at least " + p
@@ -215,9 +218,9 @@ func (e *Engine) Compile(ctx context.Context, wf *Workflow) (*Plan, error) {
 	if wf.Output != nil {
 		vt, problems := CompileValue(wf.Output, "output")
 		c.problems = append(c.problems, problems...)
-		for _, id := range vt.Refs() {
-			if _, ok := c.plan.byID[id]; !ok {
-				c.add("output", "refers to step %q, which does not exist", id)
+		for _, r := range vt.refs {
+			if _, ok := c.plan.byID[r.id]; !ok {
+				c.unknownRef(r)
 			}
 		}
 		c.plan.output = vt
@@ -350,7 +353,7 @@ func (c *compiler) compileStep(def *Step, path string, parent *Node) *Node {
 	vt, problems := CompileValue(rawConfig, cfgPath)
 	c.problems = append(c.problems, problems...)
 	n.config = vt
-	c.collectRefs(n, vt.Refs(), cfgPath)
+	n.refs = append(n.refs, vt.refs...)
 	return n
 }
 
@@ -501,10 +504,26 @@ func (c *compiler) buildGraph() bool {
 	}
 	if cycle := findCycle(p.nodes); cycle != nil {
 		ids := make([]string, len(cycle))
+		var implicit []string
 		for i, n := range cycle {
 			ids[i] = n.def.ID
+			if i == 0 {
+				continue
+			}
+			prev := cycle[i-1]
+			switch {
+			case slices.Contains(n.def.DependsOn, prev.def.ID):
+			case slices.Contains(prev.branches, n):
+				implicit = append(implicit, fmt.Sprintf("%s → %s: a then/else step waits for its %s", prev.def.ID, n.def.ID, prev.def.Type))
+			default:
+				implicit = append(implicit, fmt.Sprintf("%s → %s: without dependsOn a step follows the steps of the next lower order", prev.def.ID, n.def.ID))
+			}
 		}
-		c.add(cycle[0].path+".dependsOn", "dependency cycle: %s", strings.Join(ids, " → "))
+		msg := "dependency cycle: " + strings.Join(ids, " → ")
+		if len(implicit) > 0 {
+			msg += " (" + strings.Join(implicit, "; ") + ")"
+		}
+		c.add(cycle[0].path+".dependsOn", "%s", msg)
 		return true
 	}
 	for _, n := range p.nodes {
@@ -738,7 +757,7 @@ func (sc *StepCompiler) Template(v any, rel string) *ValueTemplate {
 	path := sdk.JoinPath(sc.base, rel)
 	vt, problems := CompileValue(v, path)
 	sc.c.problems = append(sc.c.problems, problems...)
-	sc.c.collectRefs(sc.node, vt.Refs(), path)
+	sc.node.refs = append(sc.node.refs, vt.refs...)
 	return vt
 }
 

@@ -81,7 +81,13 @@ func problem(path, msg string) *sdk.ValidationError {
 func syntaxProblem(data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		line, col := lineCol(data, int(se.Offset))
+		// Offset counts the offending byte itself; point at it (or just past
+		// the end when the input stops short).
+		off := int(se.Offset) - 1
+		if strings.Contains(se.Error(), "unexpected end") {
+			off = int(se.Offset)
+		}
+		line, col := lineCol(data, off)
 		return &sdk.ValidationError{Problems: []sdk.Problem{{
 			Message: "invalid JSON: " + se.Error(), Line: line, Column: col,
 		}}}

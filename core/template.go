@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -264,7 +265,7 @@ type ValueTemplate struct {
 	tpl    *Template
 	obj    map[string]*ValueTemplate
 	arr    []*ValueTemplate
-	refs   []string
+	refs   []ref // step ids read, with the path of the string that reads them
 	secret bool
 }
 
@@ -287,7 +288,11 @@ func compileValue(v any, path string, problems *[]sdk.Problem) *ValueTemplate {
 			*problems = append(*problems, sdk.Problem{Path: path, Message: err.Error()})
 			return &ValueTemplate{static: x}
 		}
-		return &ValueTemplate{tpl: t, refs: t.Refs(), secret: t.UsesSecrets()}
+		vt := &ValueTemplate{tpl: t, secret: t.UsesSecrets()}
+		for _, id := range t.Refs() {
+			vt.refs = append(vt.refs, ref{id: id, path: path})
+		}
+		return vt
 	case map[string]any:
 		vt := &ValueTemplate{obj: make(map[string]*ValueTemplate, len(x))}
 		dynamic := false
@@ -330,7 +335,13 @@ func (vt *ValueTemplate) Refs() []string {
 	if vt == nil {
 		return nil
 	}
-	return vt.refs
+	ids := make([]string, 0, len(vt.refs))
+	for _, r := range vt.refs {
+		if !slices.Contains(ids, r.id) {
+			ids = append(ids, r.id)
+		}
+	}
+	return ids
 }
 
 // UsesSecrets reports whether the value reads {{secrets.…}} anywhere.

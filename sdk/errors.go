@@ -140,14 +140,13 @@ type Problem struct {
 // String formats the problem as "path: message" (with line:col when known).
 func (p Problem) String() string {
 	var b strings.Builder
-	if p.Path != "" {
-		b.WriteString(p.Path)
-	}
-	if p.Line > 0 {
-		fmt.Fprintf(&b, " (line %d, column %d)", p.Line, p.Column)
-	}
-	if b.Len() > 0 {
-		b.WriteString(": ")
+	switch {
+	case p.Path != "" && p.Line > 0:
+		fmt.Fprintf(&b, "%s (line %d, column %d): ", p.Path, p.Line, p.Column)
+	case p.Path != "":
+		b.WriteString(p.Path + ": ")
+	case p.Line > 0:
+		fmt.Fprintf(&b, "line %d, column %d: ", p.Line, p.Column)
 	}
 	b.WriteString(p.Message)
 	return b.String()

@@ -52,41 +52,15 @@ func load(ctx context.Context, eng *core.Engine, file string) (*core.Workflow, [
 	if err != nil {
 		return nil, nil, err
 	}
-	wf, perr := core.ParseWorkflow(data)
-	var problems []sdk.Problem
-	if perr != nil {
+	wf, err := eng.ValidateDocument(ctx, data)
+	if err != nil {
 		var ve *sdk.ValidationError
-		if !errors.As(perr, &ve) {
-			return nil, nil, perr
+		if !errors.As(err, &ve) {
+			return nil, nil, err
 		}
-		problems = append(problems, ve.Problems...)
+		return wf, ve.Problems, nil
 	}
-	if wf == nil {
-		return nil, problems, nil
-	}
-	if verr := eng.Validate(ctx, wf); verr != nil {
-		var ve *sdk.ValidationError
-		if !errors.As(verr, &ve) {
-			return nil, nil, verr
-		}
-		problems = mergeProblems(problems, ve.Problems)
-		core.SortProblems(problems)
-	}
-	return wf, problems, nil
-}
-
-// mergeProblems appends the problems of b that a does not already report.
-func mergeProblems(a, b []sdk.Problem) []sdk.Problem {
-	seen := make(map[string]bool, len(a))
-	for _, p := range a {
-		seen[p.Path+"\x00"+p.Message] = true
-	}
-	for _, p := range b {
-		if !seen[p.Path+"\x00"+p.Message] {
-			a = append(a, p)
-		}
-	}
-	return a
+	return wf, nil, nil
 }
 
 // printProblems prints one problem per line: FILE: path: message (line L, column C).

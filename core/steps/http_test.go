@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -450,9 +449,9 @@ func TestHTTPRequestHonoursRetryAfterDate(t *testing.T) {
 func TestHTTPRequestTransportErrors(t *testing.T) {
 	t.Parallel()
 	_, base := mock(t)
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL
-	closed.Close()
+	// Port 1 (tcpmux) is closed on any test machine; a just-closed httptest
+	// server's port could be reused by a parallel test.
+	closedURL := "http://127.0.0.1:1"
 	eng := newEngine(t, engineOpts{})
 	retry := `"retryPolicy": {"strategy": "FIXED", "maxAttempts": 2, "initialDelay": 1}`
 	tests := []struct {
@@ -706,7 +705,7 @@ func TestHTTPRequestCompileProblems(t *testing.T) {
 		{name: "broken template", cfg: `{"url": "http://127.0.0.1/{{leadId"}`,
 			want: [][2]string{{"steps[0].config.url", "unclosed"}}},
 		{name: "reference to an unknown step", cfg: `{"url": "http://127.0.0.1/{{steps.nope.output.x}}"}`,
-			want: [][2]string{{"steps[0].config", `step "nope"`}}},
+			want: [][2]string{{"steps[0].config.url", `step "nope"`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

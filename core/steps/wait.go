@@ -40,12 +40,12 @@ func (w *Wait) Compile(sc *core.StepCompiler) error {
 		sc.Problem("", "give duration or until, not both")
 	case cfg.Duration != nil:
 		if _, err := waitDuration(cfg.Duration); err != nil && !isTemplate(cfg.Duration) {
-			sc.Problem("duration", "%v", err)
+			sc.Problem("duration", "%s", sdk.AsError(err).Message)
 		}
 		w.duration = sc.Template(cfg.Duration, "duration")
 	case cfg.Until != nil:
 		if _, err := waitUntil(cfg.Until); err != nil && !isTemplate(cfg.Until) {
-			sc.Problem("until", "%v", err)
+			sc.Problem("until", "%s", sdk.AsError(err).Message)
 		}
 		w.until = sc.Template(cfg.Until, "until")
 	default:
