@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -82,6 +83,13 @@ type BreakerState struct {
 	Generation int64 `json:"generation"`
 }
 
+// newBreakerState returns a fresh CLOSED breaker. Its generation starts at a
+// random number, so a call admitted by a deleted breaker of the same name
+// cannot move the new one (in this process or another sharing the store).
+func newBreakerState(id string, now time.Time) BreakerState {
+	return BreakerState{ServiceID: id, State: BreakerClosed, StateChangedAt: now, Generation: rand.Int64N(1 << 52)}
+}
+
 func (s *BreakerState) setState(state string, now time.Time) {
 	s.State = state
 	s.StateChangedAt = now
@@ -152,7 +160,7 @@ func (b *Breakers) Acquire(ctx context.Context, ref BreakerRef) (*Permit, error)
 		now := b.clock.Now()
 		rej = nil
 		if !exists {
-			*s = BreakerState{ServiceID: ref.ServiceID, State: BreakerClosed, StateChangedAt: now}
+			*s = newBreakerState(ref.ServiceID, now)
 		}
 		if s.ConfigSource != BreakerConfigFromAPI {
 			s.Config, s.ConfigSource = stepCfg, BreakerConfigFromStep
@@ -308,13 +316,13 @@ func (b *Breakers) Reset(ctx context.Context, serviceID string) (BreakerState, e
 // SetConfig sets a breaker's config from the API; it then wins over the config
 // steps declare. The breaker is created when it does not exist yet.
 func (b *Breakers) SetConfig(ctx context.Context, serviceID string, cfg BreakerConfig) (BreakerState, error) {
-	if cfg.Threshold < 1 || cfg.Timeout < 1 || cfg.HalfOpenMaxCalls < 1 {
-		return BreakerState{}, &sdk.ValidationError{Problems: []sdk.Problem{{Message: "threshold, timeout and halfOpenMaxCalls must all be at least 1"}}}
+	if problems := validateStruct(cfg, ""); len(problems) > 0 {
+		return BreakerState{}, &sdk.ValidationError{Problems: problems}
 	}
 	return b.store.UpdateBreaker(ctx, serviceID, func(s *BreakerState, exists bool) error {
 		now := b.clock.Now()
 		if !exists {
-			*s = BreakerState{ServiceID: serviceID, State: BreakerClosed, StateChangedAt: now}
+			*s = newBreakerState(serviceID, now)
 		}
 		s.Config, s.ConfigSource = cfg, BreakerConfigFromAPI
 		return nil
@@ -332,7 +340,8 @@ func (b *Breakers) Force(ctx context.Context, serviceID, state string) (BreakerS
 	return b.store.UpdateBreaker(ctx, serviceID, func(s *BreakerState, exists bool) error {
 		now := b.clock.Now()
 		if !exists {
-			*s = BreakerState{ServiceID: serviceID, State: BreakerClosed, Config: BreakerConfig{}.withDefaults(), ConfigSource: BreakerConfigFromStep}
+			*s = newBreakerState(serviceID, now)
+			s.Config, s.ConfigSource = BreakerConfig{}.withDefaults(), BreakerConfigFromStep
 		}
 		s.setState(state, now)
 		return nil

@@ -145,6 +145,9 @@ func (r *retryPlan) delay(attempt int, retryAfter time.Duration, rnd func() floa
 			rnd = rand.Float64
 		}
 		d += d * r.jitter * (2*rnd() - 1)
+		if r.max > 0 && d > float64(r.max) {
+			d = float64(r.max) // maxDelay caps every delay, jitter included
+		}
 	}
 	if d > float64(math.MaxInt64/2) {
 		d = float64(math.MaxInt64 / 2)

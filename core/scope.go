@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -69,6 +70,8 @@ func (r *redactor) remember(v string) {
 		}
 	}
 	r.values = append(r.values, v)
+	// Longest first: a secret containing a shorter one must go whole.
+	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
 }
 
 func (r *redactor) active() bool {
@@ -260,11 +263,17 @@ func (x *execScope) baseEnv() map[string]any {
 	}
 	in, _ := x.input.(map[string]any)
 	env := make(map[string]any, len(x.variables)+len(in)+5)
+	// Bare names as in templates: input over variables, never a reserved root
+	// (an input field named item must not pose as a FOR_EACH item).
 	for k, v := range x.variables {
-		env[k] = v
+		if !reservedRoots[k] {
+			env[k] = v
+		}
 	}
 	for k, v := range in {
-		env[k] = v
+		if !reservedRoots[k] {
+			env[k] = v
+		}
 	}
 	env[RootInput] = x.input
 	env[RootVariables] = x.variables

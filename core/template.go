@@ -95,9 +95,14 @@ func ParseTemplate(s string) (*Template, error) {
 		if i > 0 {
 			t.parts = append(t.parts, tplPart{lit: rest[:i]})
 		}
-		end, err := placeholderEnd(rest[i+2:])
-		if err != "" {
-			return nil, &TemplateError{Source: s, Message: err, Column: off + i + 1}
+		body := rest[i+2:]
+		end, ok := sdk.PlaceholderEnd(body)
+		if !ok {
+			msg := "unclosed {{: missing }}"
+			if end < len(body) && body[end] == '}' {
+				msg = "unbalanced '}' in placeholder"
+			}
+			return nil, &TemplateError{Source: s, Message: msg, Column: off + i + 1}
 		}
 		inner := rest[i+2 : i+2+end]
 		ph, perr := parsePlaceholder(inner)
@@ -117,39 +122,6 @@ func ParseTemplate(s string) (*Template, error) {
 		rest, off = rest[consumed:], off+consumed
 	}
 	return t, nil
-}
-
-// placeholderEnd finds the "}}" closing a placeholder, skipping string literals
-// and nested braces of expressions such as {{ {"a": 1} }}.
-func placeholderEnd(s string) (int, string) {
-	depth := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if quote != 0 {
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-			continue
-		}
-		switch c {
-		case '"', '\'', '`':
-			quote = c
-		case '{':
-			depth++
-		case '}':
-			if depth == 0 {
-				if i+1 < len(s) && s[i+1] == '}' {
-					return i, ""
-				}
-				return 0, "unbalanced '}' in placeholder"
-			}
-			depth--
-		}
-	}
-	return 0, "unclosed {{: missing }}"
 }
 
 func parsePlaceholder(inner string) (*placeholder, error) {

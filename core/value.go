@@ -250,17 +250,25 @@ func ParsePath(s string) []PathSeg {
 			if j < 2 {
 				return nil
 			}
-			n, err := strconv.Atoi(s[i+1 : i+j])
-			if err != nil || n < 0 {
+			digits := s[i+1 : i+j]
+			if strings.TrimLeft(digits, "0123456789") != "" {
+				return nil
+			}
+			n, err := strconv.Atoi(digits)
+			if err != nil {
 				return nil
 			}
 			segs = append(segs, PathSeg{Index: n})
 			i += j + 1
-			if i < len(s) && s[i] == '.' {
+			switch {
+			case i == len(s), s[i] == '[':
+			case s[i] == '.':
 				i++
 				if i == len(s) {
 					return nil
 				}
+			default:
+				return nil // a[0]b
 			}
 		default:
 			j := i

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,7 +15,8 @@ import (
 
 // DecodeValue decodes JSON-shaped data into v (a non-nil pointer) strictly:
 // unknown object fields and values of the wrong type are all reported, each
-// with its path, in a *ValidationError. Field names match json tags exactly.
+// with its path, in a *ValidationError. Field names follow encoding/json: the
+// json tag (or the Go name), matched exactly, else case-insensitively.
 func DecodeValue(data Value, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -51,8 +53,43 @@ func CheckConfigShape(config Value, sample any) error {
 // IsWholeTemplate reports whether s is exactly one {{…}} template, which the
 // engine replaces by a value of any JSON type.
 func IsWholeTemplate(s string) bool {
-	return len(s) >= 4 && strings.HasPrefix(s, "{{") && strings.HasSuffix(s, "}}") &&
-		strings.Count(s, "{{") == 1 && strings.Count(s, "}}") == 1
+	if len(s) < 4 || !strings.HasPrefix(s, "{{") {
+		return false
+	}
+	end, ok := PlaceholderEnd(s[2:])
+	return ok && end+4 == len(s)
+}
+
+// PlaceholderEnd finds the "}}" that closes a placeholder whose content starts
+// at s[0] (just after "{{"), skipping string literals and the nested braces of
+// expressions such as {{ {"a": 1}.a }}. It returns the index of that "}}" in s.
+// The engine's template parser uses the same rule.
+func PlaceholderEnd(s string) (int, bool) {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '"', '\'', '`':
+			quote = c
+		case '{':
+			depth++
+		case '}':
+			if depth == 0 {
+				return i, i+1 < len(s) && s[i+1] == '}'
+			}
+			depth--
+		}
+	}
+	return 0, false
 }
 
 // CheckShape checks that data fits type t and returns a *ValidationError with
@@ -91,6 +128,9 @@ func (c *shapeChecker) check(path string, data Value, t reflect.Type) {
 		return
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		if data == nil {
+			return // encoding/json hands null to UnmarshalJSON; most leave the value alone
+		}
 		raw, err := json.Marshal(data)
 		if err == nil {
 			err = json.Unmarshal(raw, reflect.New(t).Interface())
@@ -101,6 +141,9 @@ func (c *shapeChecker) check(path string, data Value, t reflect.Type) {
 		return
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		if data == nil {
+			return
+		}
 		s, ok := data.(string)
 		if !ok {
 			c.add(path, "expected a string, got %s", TypeName(data))
@@ -138,6 +181,10 @@ func (c *shapeChecker) check(path string, data Value, t reflect.Type) {
 				c.problems = append(c.problems, Problem{Path: KeyPath(path, k), Message: msg})
 				continue
 			}
+			if f.quoted {
+				c.checkQuoted(KeyPath(path, k), obj[k], f.typ)
+				continue
+			}
 			c.check(KeyPath(path, k), obj[k], f.typ)
 		}
 	case reflect.Map:
@@ -149,19 +196,23 @@ func (c *shapeChecker) check(path string, data Value, t reflect.Type) {
 			c.add(path, "expected an object, got %s", TypeName(data))
 			return
 		}
-		if t.Key().Kind() != reflect.String {
-			return
-		}
 		for _, k := range sortedKeys(obj) {
+			if err := checkMapKey(k, t.Key()); err != nil {
+				c.add(KeyPath(path, k), "%v", err)
+				continue
+			}
 			c.check(KeyPath(path, k), obj[k], t.Elem())
 		}
 	case reflect.Slice, reflect.Array:
-		if data == nil && t.Kind() == reflect.Slice {
+		if data == nil {
 			return
 		}
-		if t.Elem().Kind() == reflect.Uint8 {
-			if _, ok := data.(string); !ok {
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			s, ok := data.(string)
+			if !ok {
 				c.add(path, "expected a base64 string, got %s", TypeName(data))
+			} else if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+				c.add(path, "invalid base64: %v", err)
 			}
 			return
 		}
@@ -209,10 +260,71 @@ func (c *shapeChecker) check(path string, data Value, t reflect.Type) {
 		if data == nil {
 			return
 		}
-		if _, ok := number(data); !ok {
+		f, ok := number(data)
+		if !ok {
 			c.add(path, "expected a number, got %s", TypeName(data))
+			return
+		}
+		if t.Kind() == reflect.Float32 && math.Abs(f) > math.MaxFloat32 {
+			c.add(path, "number %v out of range", f)
 		}
 	}
+}
+
+// checkMapKey checks that an object key can become a key of type kt, as
+// encoding/json converts it (strings, integers, TextUnmarshalers).
+func checkMapKey(k string, kt reflect.Type) error {
+	if reflect.PointerTo(kt).Implements(textUnmarshalerType) {
+		return reflect.New(kt).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(k))
+	}
+	switch kt.Kind() {
+	case reflect.String:
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || reflect.New(kt).Elem().OverflowInt(n) {
+			return fmt.Errorf("key %q is not an integer of type %s", k, kt)
+		}
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		n, err := strconv.ParseUint(k, 10, 64)
+		if err != nil || reflect.New(kt).Elem().OverflowUint(n) {
+			return fmt.Errorf("key %q is not an unsigned integer of type %s", k, kt)
+		}
+		return nil
+	}
+	return fmt.Errorf("objects cannot be decoded into maps keyed by %s", kt)
+}
+
+// checkQuoted checks a field tagged ",string": its number or boolean is
+// written as a JSON string.
+func (c *shapeChecker) checkQuoted(path string, data Value, t reflect.Type) {
+	if data == nil {
+		return
+	}
+	str, ok := data.(string)
+	if !ok {
+		c.add(path, "expected a quoted value (the field is tagged \",string\"), got %s", TypeName(data))
+		return
+	}
+	if c.templates && IsWholeTemplate(str) {
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var inner any
+	if t.Kind() == reflect.String {
+		if err := json.Unmarshal([]byte(str), new(string)); err != nil {
+			c.add(path, "expected a quoted JSON string, got %q", str)
+		}
+		return
+	}
+	if err := json.Unmarshal([]byte(str), &inner); err != nil {
+		c.add(path, "%q does not hold a %s", str, t.Kind())
+		return
+	}
+	c.check(path, inner, t)
 }
 
 func overflows(f float64, t reflect.Type) bool {
@@ -230,10 +342,15 @@ func number(v Value) (float64, bool) {
 	case json.Number:
 		f, err := n.Float64()
 		return f, err == nil
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
+	}
+	rv := reflect.ValueOf(v)
+	switch {
+	case rv.CanInt():
+		return float64(rv.Int()), true
+	case rv.CanUint():
+		return float64(rv.Uint()), true
+	case rv.CanFloat():
+		return rv.Float(), true
 	}
 	return 0, false
 }
@@ -286,7 +403,10 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-type fieldInfo struct{ typ reflect.Type }
+type fieldInfo struct {
+	typ    reflect.Type
+	quoted bool // the ",string" option
+}
 
 type fieldSet struct {
 	byName map[string]fieldInfo
@@ -309,45 +429,89 @@ func (fs fieldSet) lookup(name string) (fieldInfo, bool) {
 	return fieldInfo{}, false
 }
 
-// structFields maps json names to field types, following encoding/json's rules
-// for tags, "-" and embedded structs.
+// structFields maps json names to field types following encoding/json's
+// rules: tags and "-", embedded structs promoted, and for a name found more
+// than once the shallowest field wins, a tagged one over an untagged one at
+// the same depth, and a tie hides the name altogether.
 func structFields(t reflect.Type) fieldSet {
 	if fs, ok := fieldCache.Load(t); ok {
 		return fs.(fieldSet)
 	}
-	fs := fieldSet{byName: map[string]fieldInfo{}}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
+	type candidate struct {
+		fieldInfo
+		name   string
+		depth  int
+		tagged bool
+	}
+	var all []candidate
+	visited := map[reflect.Type]bool{}
+	var walk func(t reflect.Type, depth int)
+	walk = func(t reflect.Type, depth int) {
+		if visited[t] {
+			return
+		}
+		visited[t] = true
+		defer delete(visited, t)
 		for i := range t.NumField() {
 			f := t.Field(i)
 			tag := f.Tag.Get("json")
 			if tag == "-" {
 				continue
 			}
-			name, _, _ := strings.Cut(tag, ",")
+			name, opts, _ := strings.Cut(tag, ",")
 			if f.Anonymous && name == "" {
 				ft := f.Type
 				if ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()
 				}
 				if ft.Kind() == reflect.Struct {
-					walk(ft)
+					walk(ft, depth+1)
 					continue
 				}
 			}
 			if !f.IsExported() {
 				continue
 			}
+			tagged := name != ""
 			if name == "" {
 				name = f.Name
 			}
-			if _, dup := fs.byName[name]; !dup {
-				fs.names = append(fs.names, name)
+			quoted := false
+			for _, o := range strings.Split(opts, ",") {
+				if o == "string" {
+					switch k := f.Type.Kind(); {
+					case k == reflect.Bool, k == reflect.String, k >= reflect.Int && k <= reflect.Float64:
+						quoted = true
+					}
+				}
 			}
-			fs.byName[name] = fieldInfo{typ: f.Type}
+			all = append(all, candidate{fieldInfo{typ: f.Type, quoted: quoted}, name, depth, tagged})
 		}
 	}
-	walk(t)
+	walk(t, 0)
+	byName := map[string][]candidate{}
+	var order []string
+	for _, c := range all {
+		if _, seen := byName[c.name]; !seen {
+			order = append(order, c.name)
+		}
+		byName[c.name] = append(byName[c.name], c)
+	}
+	fs := fieldSet{byName: map[string]fieldInfo{}}
+	for _, name := range order {
+		cands := byName[name]
+		sort.SliceStable(cands, func(i, j int) bool {
+			if cands[i].depth != cands[j].depth {
+				return cands[i].depth < cands[j].depth
+			}
+			return cands[i].tagged && !cands[j].tagged
+		})
+		if len(cands) > 1 && cands[0].depth == cands[1].depth && cands[0].tagged == cands[1].tagged {
+			continue // ambiguous: encoding/json ignores the name
+		}
+		fs.byName[name] = cands[0].fieldInfo
+		fs.names = append(fs.names, name)
+	}
 	fieldCache.Store(t, fs)
 	return fs
 }
@@ -355,9 +519,9 @@ func structFields(t reflect.Type) fieldSet {
 // suggest returns the known name closest to s when it is close enough to be a
 // likely typo.
 func suggest(s string, known []string) string {
-	// Allow one edit per three characters (at least one, at most three), so
-	// short names do not "match" unrelated ones.
-	best, bestD := "", max(1, min(3, len(s)/3))+1
+	// Allow one edit per three characters (at most three), so short names do
+	// not "match" unrelated ones; a name of one or two letters gets none.
+	best, bestD := "", min(3, len(s)/3)+1
 	for _, k := range known {
 		if strings.EqualFold(k, s) {
 			return k
@@ -373,23 +537,29 @@ func suggest(s string, known []string) string {
 // likely typo, or "".
 func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
 
+// levenshtein is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours ("ulr" → "url") cost one.
 func levenshtein(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }

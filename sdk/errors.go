@@ -62,10 +62,15 @@ func (e *Error) Error() string {
 // Unwrap returns the local cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf returns a non-retryable *Error with the given code.
+// Errorf returns a non-retryable *Error with the given code. Causes wrapped
+// with %w stay reachable through errors.Is and errors.As.
 func Errorf(code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+	e := &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+	if _, multi := err.(interface{ Unwrap() []error }); multi {
+		e.Err = err // several %w: keep them all
+	}
+	return e
 }
 
 // RetryableErrorf returns a retryable *Error with the given code.
@@ -75,15 +80,19 @@ func RetryableErrorf(code, format string, args ...any) *Error {
 	return e
 }
 
-// Permanent marks err as never worth retrying, keeping its code when it has one.
+// Permanent marks err as never worth retrying, keeping its code when it has
+// one. err itself is not changed, and everything it wraps stays reachable.
 func Permanent(err error) error {
 	if err == nil {
 		return nil
 	}
 	e := AsError(err)
-	cp := *e
-	cp.Retryable = false
-	return &cp
+	if direct, ok := err.(*Error); ok && direct == e {
+		cp := *e
+		cp.Retryable = false
+		return &cp
+	}
+	return &Error{Code: e.Code, Message: err.Error(), RetryAfter: e.RetryAfter, Details: e.Details, Err: err}
 }
 
 // AsError returns err as an *Error: the one it wraps, or a new one whose code
