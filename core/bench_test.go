@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -34,13 +35,17 @@ func BenchmarkExecutorNoopStep(b *testing.B) {
 	plan := compile(b, eng, linearWorkflow(n, "noop", func(int) string { return "null" }))
 	ctx := context.Background()
 	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		exec, err := eng.Execute(ctx, plan, nil)
 		if err != nil || exec.Status != core.StatusCompleted {
 			b.Fatal(err, exec.Status)
 		}
 	}
+	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/step")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N*n), "allocs/step")
 }
 
 // BenchmarkLinear10Steps runs a 10-step workflow in which every step renders
@@ -69,7 +74,7 @@ func BenchmarkLinear10Steps(b *testing.B) {
 type benchScope struct{ data map[string]any }
 
 func (s benchScope) Resolve(root string) (any, bool) { v, ok := s.data[root]; return v, ok }
-func (s benchScope) Env() map[string]any            { return s.data }
+func (s benchScope) Env() map[string]any             { return s.data }
 func (s benchScope) Secret(context.Context, string) (string, error) {
 	return "", fmt.Errorf("no secrets")
 }

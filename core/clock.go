@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -20,6 +21,9 @@ var (
 // on a fake clock move deadlines by advancing time. (clockwork's own
 // WithTimeout blocks in Err until the context is done, which rules it out.)
 func withTimeout(parent context.Context, clock clockwork.Clock, d time.Duration, cause error) (context.Context, context.CancelFunc) {
+	if reflect.TypeOf(clock) == realClockType {
+		return context.WithTimeoutCause(parent, d, cause) // fewer allocations
+	}
 	ctx, cancel := context.WithCancelCause(parent)
 	deadline := clock.Now().Add(d)
 	if pd, ok := parent.Deadline(); ok && pd.Before(deadline) {
@@ -31,6 +35,8 @@ func withTimeout(parent context.Context, clock clockwork.Clock, d time.Duration,
 		cancel(context.Canceled)
 	}
 }
+
+var realClockType = reflect.TypeOf(clockwork.NewRealClock())
 
 type deadlineCtx struct {
 	context.Context

@@ -153,6 +153,7 @@ type run struct {
 	plan  *Plan
 	exec  *Execution
 	scope scope
+	bg    context.Context // for records: outlives cancellation
 
 	mu sync.Mutex // guards exec.Steps
 }
@@ -165,19 +166,19 @@ func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution
 	wf := plan.wf
 	exec := &Execution{
 		ID: e.newID(), WorkflowID: wf.ID, WorkflowName: wf.Name, WorkflowVersion: wf.Version,
-		Status: StatusRunning, Input: Normalize(input), CreatedAt: now, StartedAt: timePtr(now),
+		Status: StatusRunning, Input: Normalize(input), CreatedAt: now, StartedAt: now,
 		Steps: map[string]*StepState{},
 	}
 	vars := wf.Variables
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	x := &run{e: e, plan: plan, exec: exec}
+	x := &run{e: e, plan: plan, exec: exec, bg: context.WithoutCancel(ctx)}
 	x.scope = scope{x: &execScope{
 		input:     exec.Input,
 		variables: Normalize(vars).(map[string]any),
 		execution: map[string]any{"id": exec.ID, "workflowId": wf.ID, "workflowName": wf.Name, "startedAt": now.UTC().Format(time.RFC3339Nano)},
-		steps:     &stepTable{entries: map[string]any{}},
+		steps:     &stepTable{entries: map[string]*stepEntry{}},
 		secrets:   e.secrets,
 		redact:    &redactor{},
 	}}
@@ -236,7 +237,9 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
 		running++
 		go func() { results <- x.runTop(ctx, n) }()
 	}
-	var ready []*Node
+	// ready is a queue: every node enters it once, so it never outgrows nodes.
+	ready := make([]*Node, 0, len(nodes))
+	head := 0
 	for _, n := range nodes {
 		if n.handler {
 			continue
@@ -246,10 +249,10 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
 			ready = append(ready, n)
 		}
 	}
-	for len(ready) > 0 || running > 0 {
-		for len(ready) > 0 {
-			n := ready[0]
-			ready = ready[1:]
+	for head < len(ready) || running > 0 {
+		for head < len(ready) {
+			n := ready[head]
+			head++
 			allSkipped := len(n.deps) > 0
 			for _, d := range n.deps {
 				allSkipped = allSkipped && skipped[d]
@@ -296,7 +299,7 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
 
 func (x *run) markSkipped(ctx context.Context, n *Node) {
 	now := x.e.clock.Now()
-	st := &StepState{ID: n.def.ID, Type: n.def.Type, Status: StatusSkipped, FinishedAt: timePtr(now), History: []Attempt{}}
+	st := &StepState{ID: n.def.ID, Type: n.def.Type, Status: StatusSkipped, FinishedAt: now, History: []Attempt{}}
 	x.putState(st)
 	x.scope.x.steps.set(n.def.ID, StatusSkipped, nil, nil)
 	x.save(ctx, st)
@@ -382,8 +385,14 @@ type runKey struct {
 func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *StepState, *sdk.Error, []*Node) {
 	e := x.e
 	start := e.clock.Now()
-	st := &StepState{ID: k.key, Type: n.def.Type, Status: StatusRunning, Parent: k.parent, Index: k.index,
-		StartedAt: timePtr(start), FallbackFor: k.fallbackFor, History: []Attempt{}}
+	// One allocation for the state and room for its first attempt.
+	alloc := &struct {
+		StepState
+		first [1]Attempt
+	}{StepState: StepState{ID: k.key, Type: n.def.Type, Status: StatusRunning, Parent: k.parent, Index: k.index,
+		StartedAt: start, FallbackFor: k.fallbackFor}}
+	st := &alloc.StepState
+	st.History = alloc.first[:0:1]
 	x.putState(st)
 	x.save(ctx, st)
 	e.emit(Event{Type: EventStepStarted, Time: start, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type, Status: StatusRunning, Attempt: 1})
@@ -411,7 +420,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		}
 		now := e.clock.Now()
 		h := &st.History[len(st.History)-1]
-		h.FinishedAt = timePtr(now)
+		h.FinishedAt = now
 		h.DurationMs = now.Sub(h.StartedAt).Milliseconds()
 		if err == nil {
 			out = Normalize(out)
@@ -441,7 +450,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 	}
 
 	end := e.clock.Now()
-	st.FinishedAt = timePtr(end)
+	st.FinishedAt = end
 	st.DurationMs = end.Sub(start).Milliseconds()
 	last := st.History[len(st.History)-1]
 	st.Status = last.Status
@@ -586,8 +595,8 @@ func (x *run) putState(st *StepState) {
 	x.mu.Unlock()
 }
 
-func (x *run) save(ctx context.Context, st *StepState) {
-	if err := x.e.store.SaveStep(context.WithoutCancel(ctx), x.exec.ID, st); err != nil {
+func (x *run) save(_ context.Context, st *StepState) {
+	if err := x.e.store.SaveStep(x.bg, x.exec.ID, st); err != nil {
 		x.e.log.Error("record step", "execution", x.exec.ID, "step", st.ID, "err", err)
 	}
 }
@@ -625,13 +634,13 @@ func (x *run) finish(parent, ctx context.Context) {
 	}
 	exec.Error = x.scrubError(exec.Error)
 	end := x.e.clock.Now()
-	exec.FinishedAt = timePtr(end)
-	exec.DurationMs = end.Sub(*exec.StartedAt).Milliseconds()
+	exec.FinishedAt = end
+	exec.DurationMs = end.Sub(exec.StartedAt).Milliseconds()
 	if err := x.e.store.SaveExecution(context.WithoutCancel(parent), exec); err != nil {
 		x.e.log.Error("record execution", "execution", exec.ID, "err", err)
 	}
 	x.e.emit(Event{Type: EventExecutionFinished, Time: end, ExecutionID: exec.ID, Status: exec.Status,
-		Duration: end.Sub(*exec.StartedAt), Error: exec.Error})
+		Duration: end.Sub(exec.StartedAt), Error: exec.Error})
 }
 
 // output computes the execution's output: the workflow's output template, or
@@ -651,10 +660,10 @@ func (x *run) output(ctx context.Context) (any, error) {
 			sinks = append(sinks, n)
 		}
 	}
-	view, _ := x.scope.x.steps.view()
 	outputOf := func(n *Node) any {
-		entry, _ := view[n.def.ID].(map[string]any)
-		return entry["output"]
+		entry, _ := x.scope.x.steps.get(n.def.ID)
+		m, _ := entry.(map[string]any)
+		return m["output"]
 	}
 	if len(sinks) == 1 {
 		return outputOf(sinks[0]), nil

@@ -457,7 +457,7 @@ func TestExecutionIsRecordedInStore(t *testing.T) {
 	require.Equal(t, core.StatusCompleted, got.Status)
 	require.Equal(t, map[string]any{"x": float64(1)}, got.Steps["a"].Input)
 	require.Equal(t, map[string]any{"x": float64(1)}, got.Steps["a"].Output)
-	require.NotNil(t, got.FinishedAt)
+	require.False(t, got.FinishedAt.IsZero())
 	_, err = store.GetExecution(context.Background(), "nope")
 	require.ErrorIs(t, err, core.ErrNotFound)
 	require.True(t, strings.Contains(toJSON(t, got), `"steps":{"a":`))

@@ -44,11 +44,11 @@ type Execution struct {
 	Output          any        `json:"output"`
 	Error           *sdk.Error `json:"error,omitempty"`
 	// FailedStep is the step whose failure failed the execution.
-	FailedStep string     `json:"failedStep,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	StartedAt  *time.Time `json:"startedAt,omitempty"`
-	FinishedAt *time.Time `json:"finishedAt,omitempty"`
-	DurationMs int64      `json:"durationMs"`
+	FailedStep string    `json:"failedStep,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	DurationMs int64     `json:"durationMs"`
 	// Steps is keyed by step id; FOR_EACH iterations appear as id[index].
 	Steps map[string]*StepState `json:"steps"`
 }
@@ -66,8 +66,8 @@ type StepState struct {
 	Input      any        `json:"input,omitempty"`
 	Output     any        `json:"output"`
 	Error      *sdk.Error `json:"error,omitempty"`
-	StartedAt  *time.Time `json:"startedAt,omitempty"`
-	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	StartedAt  time.Time  `json:"startedAt,omitzero"`
+	FinishedAt time.Time  `json:"finishedAt,omitzero"`
 	DurationMs int64      `json:"durationMs"`
 	// FallbackFor names the step whose failure this fallback step replaced.
 	FallbackFor string `json:"fallbackFor,omitempty"`
@@ -82,7 +82,7 @@ type Attempt struct {
 	Output     any        `json:"output,omitempty"`
 	Error      *sdk.Error `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"startedAt"`
-	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	FinishedAt time.Time  `json:"finishedAt,omitzero"`
 	DurationMs int64      `json:"durationMs"`
 	// RetryDelayMs is the wait before the next attempt, when there is one.
 	RetryDelayMs int64 `json:"retryDelayMs,omitempty"`
@@ -115,5 +115,3 @@ func (s *StepState) Clone() *StepState {
 func (x *Execution) StepIDs() []string {
 	return slices.Sorted(maps.Keys(x.Steps))
 }
-
-func timePtr(t time.Time) *time.Time { return &t }

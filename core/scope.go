@@ -135,21 +135,46 @@ func scrubValue(v any, values []string) any {
 // running concurrently.
 type stepTable struct {
 	mu       sync.RWMutex
-	entries  map[string]any
+	entries  map[string]*stepEntry
 	version  int
 	snapshot map[string]any
 	snapVer  int
 }
 
-func (t *stepTable) set(id string, status Status, output any, errv any) {
-	entry := map[string]any{"output": output, "status": string(status)}
-	if errv != nil {
-		entry["error"] = errv
+// stepEntry is one finished step; its map form is built on first read.
+type stepEntry struct {
+	status Status
+	output any
+	err    any
+	m      map[string]any
+}
+
+func (e *stepEntry) value() map[string]any {
+	if e.m == nil {
+		e.m = map[string]any{"output": e.output, "status": string(e.status)}
+		if e.err != nil {
+			e.m["error"] = e.err
+		}
 	}
+	return e.m
+}
+
+func (t *stepTable) set(id string, status Status, output any, errv any) {
 	t.mu.Lock()
-	t.entries[id] = entry
+	t.entries[id] = &stepEntry{status: status, output: output, err: errv}
 	t.version++
 	t.mu.Unlock()
+}
+
+// get returns one step's entry, for the steps.<id>… fast path of templates.
+func (t *stepTable) get(id string) (any, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.entries[id]
+	if !ok {
+		return nil, false
+	}
+	return e.value(), true
 }
 
 // view returns an immutable map of every step's entry and its version. It is
@@ -166,8 +191,8 @@ func (t *stepTable) view() (map[string]any, int) {
 	defer t.mu.Unlock()
 	if t.snapshot == nil || t.snapVer != t.version {
 		s := make(map[string]any, len(t.entries))
-		for k, v := range t.entries {
-			s[k] = v
+		for k, e := range t.entries {
+			s[k] = e.value()
 		}
 		t.snapshot, t.snapVer = s, t.version
 	}
@@ -195,6 +220,10 @@ type scope struct {
 }
 
 var _ Scope = scope{}
+
+// resolveStep implements the steps.<id> fast path: one step's entry without
+// building the map of every step.
+func (s scope) resolveStep(id string) (any, bool) { return s.x.steps.get(id) }
 
 func (s scope) with(locals map[string]any) scope {
 	if len(s.locals) == 0 {

@@ -117,7 +117,7 @@ func newTestScope(input any, variables map[string]any, secrets SecretSource) sco
 		input:     input,
 		variables: variables,
 		execution: map[string]any{"id": "exec-1"},
-		steps:     &stepTable{entries: map[string]any{}},
+		steps:     &stepTable{entries: map[string]*stepEntry{}},
 		secrets:   secrets,
 		redact:    &redactor{},
 	}}

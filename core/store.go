@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -30,13 +31,18 @@ type Store interface {
 // It is safe for concurrent use; nothing survives the process.
 type MemoryStore struct {
 	mu         sync.RWMutex
-	executions map[string]*Execution
+	executions map[string]*memExecution
 	breakers   map[string]BreakerState
+}
+
+type memExecution struct {
+	header Execution // Steps unused
+	steps  map[string]StepState
 }
 
 // NewMemoryStore returns an empty in-memory store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{executions: map[string]*Execution{}, breakers: map[string]BreakerState{}}
+	return &MemoryStore{executions: map[string]*memExecution{}, breakers: map[string]BreakerState{}}
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -45,13 +51,13 @@ var _ Store = (*MemoryStore)(nil)
 func (m *MemoryStore) SaveExecution(_ context.Context, x *Execution) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cp := *x
-	if old, ok := m.executions[x.ID]; ok {
-		cp.Steps = old.Steps
-	} else {
-		cp.Steps = map[string]*StepState{}
+	mx, ok := m.executions[x.ID]
+	if !ok {
+		mx = &memExecution{steps: map[string]StepState{}}
+		m.executions[x.ID] = mx
 	}
-	m.executions[x.ID] = &cp
+	mx.header = *x
+	mx.header.Steps = nil
 	return nil
 }
 
@@ -59,11 +65,15 @@ func (m *MemoryStore) SaveExecution(_ context.Context, x *Execution) error {
 func (m *MemoryStore) SaveStep(_ context.Context, executionID string, s *StepState) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	x, ok := m.executions[executionID]
+	mx, ok := m.executions[executionID]
 	if !ok {
 		return errors.New("memory store: save step of unknown execution " + executionID)
 	}
-	x.Steps[s.ID] = s.Clone()
+	cp := *s
+	if len(s.History) > 0 {
+		cp.History = slices.Clone(s.History)
+	}
+	mx.steps[s.ID] = cp
 	return nil
 }
 
@@ -71,11 +81,16 @@ func (m *MemoryStore) SaveStep(_ context.Context, executionID string, s *StepSta
 func (m *MemoryStore) GetExecution(_ context.Context, id string) (*Execution, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	x, ok := m.executions[id]
+	mx, ok := m.executions[id]
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return x.Clone(), nil
+	x := mx.header
+	x.Steps = make(map[string]*StepState, len(mx.steps))
+	for k, s := range mx.steps {
+		x.Steps[k] = s.Clone()
+	}
+	return &x, nil
 }
 
 // UpdateBreaker implements BreakerStore.

@@ -222,12 +222,28 @@ func (p *placeholder) eval(ctx context.Context, s Scope) (any, error) {
 		}
 		return v, nil
 	}
+	if p.root == RootSteps && len(p.path) > 0 && p.path[0].Key != "" {
+		if sr, ok := s.(stepResolver); ok {
+			entry, ok := sr.resolveStep(p.path[0].Key)
+			if !ok {
+				return nil, nil
+			}
+			v, _ := Lookup(entry, p.path[1:])
+			return v, nil
+		}
+	}
 	root, ok := s.Resolve(p.root)
 	if !ok {
 		return nil, nil
 	}
 	v, _ := Lookup(root, p.path)
 	return v, nil
+}
+
+// stepResolver is implemented by the engine's scope: reading steps.<id>…
+// without building the map of every step's entry.
+type stepResolver interface {
+	resolveStep(id string) (any, bool)
 }
 
 // ValueTemplate is a JSON-shaped value (a step's config) whose strings may hold
