@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weftworks/weft/core"
 )
@@ -27,25 +28,33 @@ func linearWorkflow(n int, typ string, cfg func(i int) string) string {
 
 // BenchmarkExecutorNoopStep measures what the executor adds per step: a
 // 100-step chain of no-op steps, reported per step (scheduling, records,
-// events, timeout context).
+// events). "default-timeout" includes the per-attempt deadline every step
+// gets by default (Options.DefaultStepTimeout); "no-timeout" turns it off.
 func BenchmarkExecutorNoopStep(b *testing.B) {
-	reg, _ := newRegistry(b)
-	eng := core.New(core.Options{Registry: reg})
-	const n = 100
-	plan := compile(b, eng, linearWorkflow(n, "noop", func(int) string { return "null" }))
-	ctx := context.Background()
-	b.ReportAllocs()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for b.Loop() {
-		exec, err := eng.Execute(ctx, plan, nil)
-		if err != nil || exec.Status != core.StatusCompleted {
-			b.Fatal(err, exec.Status)
-		}
+	for _, bc := range []struct {
+		name    string
+		timeout time.Duration
+	}{{"default-timeout", 0}, {"no-timeout", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			reg, _ := newRegistry(b)
+			eng := core.New(core.Options{Registry: reg, DefaultStepTimeout: bc.timeout})
+			const n = 100
+			plan := compile(b, eng, linearWorkflow(n, "noop", func(int) string { return "null" }))
+			ctx := context.Background()
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				exec, err := eng.Execute(ctx, plan, nil)
+				if err != nil || exec.Status != core.StatusCompleted {
+					b.Fatal(err, exec.Status)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/step")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N*n), "allocs/step")
+		})
 	}
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/step")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N*n), "allocs/step")
 }
 
 // BenchmarkLinear10Steps runs a 10-step workflow in which every step renders

@@ -519,7 +519,7 @@ func guard(n *Node, call func() (any, error)) (out any, err error) {
 
 func (x *run) attemptContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout <= 0 {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return withTimeout(ctx, x.e.clock, timeout, errStepTimeout)
 }

@@ -1,0 +1,41 @@
+# weft — the two commands a newcomer needs are `make run` and `make test`.
+GO      ?= go
+BIN     := bin
+FUZZTIME ?= 5s
+# Fuzz targets run briefly on every `make test`; run one longer with
+#   go test -run='^$$' -fuzz='^FuzzValidateDocument$$' -fuzztime=5m ./core/
+FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue
+
+.PHONY: all build run test lint fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/weft ./cmd/weft
+	$(GO) build -o $(BIN)/mockapi ./examples/mockapi/cmd/mockapi
+
+# run: the lead-distribution example against the bundled mock API. The mock
+# listens on a free port and hands its address to weft through apiBase.
+run: build
+	@$(BIN)/mockapi -addr 127.0.0.1:0 -- sh -c '$(BIN)/weft run examples/lead-distribution.json --input "{\"leadId\": \"42\", \"apiBase\": \"$$WEFT_MOCKAPI_URL\"}"'
+
+test: lint
+	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@for t in $(FUZZ); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./core/
+
+clean:
+	rm -rf $(BIN)
