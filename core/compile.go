@@ -25,12 +25,23 @@ import (
 type Plan struct {
 	wf           *Workflow
 	nodes        []*Node // top-level steps, in declaration order
+	barriers     []*Node // joins between large order groups (see buildGraph)
 	byID         map[string]*Node
 	errorHandler *Node
 	output       *ValueTemplate
 	timeout      time.Duration
 	sinks        []*Node
 	closers      []sdk.Closer
+	secrets      []string  // names read by {{secrets.NAME}} anywhere
+	redact       *redactor // secret values components fetched through their Host
+}
+
+func (p *Plan) addSecrets(names []string) {
+	for _, n := range names {
+		if !slices.Contains(p.secrets, n) {
+			p.secrets = append(p.secrets, n)
+		}
+	}
 }
 
 // Workflow returns the definition the plan was compiled from.
@@ -75,6 +86,11 @@ type Node struct {
 	nested     []*Node
 	refs       []ref
 	topo       int // position in topological order
+
+	repeats        bool // its nested step runs once per item (FOR_EACH)
+	perItem        bool // runs once per item of its parent
+	sharedFallback bool // the fallback of several steps: records are keyed per step
+	barrier        bool // joins two large order groups; runs nothing, has no record
 }
 
 type ref struct {
@@ -196,18 +212,21 @@ func (e *Engine) Compile(ctx context.Context, wf *Workflow) (*Plan, error) {
 	if wf == nil {
 		return nil, problem("", "no workflow")
 	}
-	c := &compiler{ctx: ctx, eng: e, wf: wf, plan: &Plan{wf: wf, byID: map[string]*Node{}}}
+	c := &compiler{ctx: ctx, eng: e, wf: wf, plan: &Plan{wf: wf, byID: map[string]*Node{}, redact: &redactor{}}}
 	c.problems = append(c.problems, validateStruct(wf, "")...)
 	c.problems = append(c.problems, checkRetryPolicy(wf.DefaultRetryPolicy, "defaultRetryPolicy")...)
 	c.checkTriggers()
 	c.plan.timeout = Millis(wf.Timeout)
 
+	prevOrder := 0
 	for i := range wf.Steps {
 		n := c.compileStep(&wf.Steps[i], fmt.Sprintf("steps[%d]", i), nil)
+		// Without an order, a step comes after the one before it in the list.
 		n.order = wf.Steps[i].Order
 		if n.order == 0 {
-			n.order = i + 1
+			n.order = prevOrder + 1
 		}
+		prevOrder = n.order
 		c.plan.nodes = append(c.plan.nodes, n)
 	}
 	for _, fn := range c.later {
@@ -231,7 +250,7 @@ func (e *Engine) Compile(ctx context.Context, wf *Workflow) (*Plan, error) {
 	}
 	for _, n := range c.all {
 		if p, ok := n.component().(sdk.Provisioner); ok {
-			if err := p.Provision(ctx, e.host(n.def.Type)); err != nil {
+			if err := p.Provision(ctx, e.host(n.def.Type, c.plan.redact)); err != nil {
 				_ = c.plan.Close(ctx)
 				return nil, fmt.Errorf("provision step %q (%s): %w", n.def.ID, n.def.Type, err)
 			}
@@ -354,6 +373,7 @@ func (c *compiler) compileStep(def *Step, path string, parent *Node) *Node {
 	c.problems = append(c.problems, problems...)
 	n.config = vt
 	n.refs = append(n.refs, vt.refs...)
+	c.plan.addSecrets(vt.SecretNames())
 	return n
 }
 
@@ -421,9 +441,26 @@ func (c *compiler) resolveHandlers() {
 			seen[f] = true
 		}
 	}
+	uses := map[*Node]int{}
+	for _, n := range c.all {
+		if n.fallback != nil {
+			uses[n.fallback]++
+		}
+	}
+	if h := c.plan.errorHandler; h != nil {
+		uses[h]++
+	}
 	for _, n := range c.plan.nodes {
-		if n.handler && n.def.HasDependsOn() && len(n.def.DependsOn) > 0 {
+		n.sharedFallback = uses[n] > 1
+		if !n.handler {
+			continue
+		}
+		if n.def.HasDependsOn() && len(n.def.DependsOn) > 0 {
 			c.add(n.path+".dependsOn", "step %q is a fallback or error handler, which runs only when called; it cannot have dependsOn", n.def.ID)
+		}
+		if len(n.branches) > 0 {
+			c.add(n.path+".config", "step %q is a fallback or error handler; it cannot choose branches (then/else) among the workflow's steps", n.def.ID)
+			n.branches = nil
 		}
 	}
 }
@@ -432,17 +469,29 @@ func (c *compiler) resolveHandlers() {
 // returns true when the graph is unusable.
 func (c *compiler) buildGraph() bool {
 	p := c.plan
+	type edge struct{ from, to *Node }
+	linked := map[edge]bool{}
 	link := func(from, to *Node) {
-		if slices.Contains(to.deps, from) {
+		if linked[edge{from, to}] {
 			return
 		}
+		linked[edge{from, to}] = true
 		to.deps = append(to.deps, from)
 		from.dependants = append(from.dependants, to)
 	}
 	broken := false
+	// Steps listed in a then/else wait for their CONDITIONAL; without
+	// dependsOn they wait for nothing else.
+	branchTarget := map[*Node]bool{}
+	for _, n := range p.nodes {
+		for _, b := range n.branches {
+			branchTarget[b] = true
+		}
+	}
 	// Steps without dependsOn run after the steps of the next lower order.
 	var orders []int
 	byOrder := map[int][]*Node{}
+	implicit := map[int][]*Node{}
 	for _, n := range p.nodes {
 		if n.handler {
 			continue
@@ -451,22 +500,38 @@ func (c *compiler) buildGraph() bool {
 			orders = append(orders, n.order)
 		}
 		byOrder[n.order] = append(byOrder[n.order], n)
+		if !n.def.HasDependsOn() && !branchTarget[n] {
+			implicit[n.order] = append(implicit[n.order], n)
+		}
 	}
 	sort.Ints(orders)
-	prevGroup := map[int][]*Node{}
 	for i, o := range orders {
-		if i > 0 {
-			prevGroup[o] = byOrder[orders[i-1]]
+		members := implicit[o]
+		if i == 0 || len(members) == 0 {
+			continue
+		}
+		prev := byOrder[orders[i-1]]
+		if len(prev) > 1 && len(members) > 1 && len(prev)*len(members) > 64 {
+			// A barrier joins two large groups with |prev|+|members| edges
+			// instead of |prev|×|members|.
+			bar := &Node{def: &Step{ID: fmt.Sprintf("(order %d)", o), Type: "BARRIER"}, path: members[0].path, barrier: true}
+			p.barriers = append(p.barriers, bar)
+			for _, d := range prev {
+				link(d, bar)
+			}
+			for _, n := range members {
+				link(bar, n)
+			}
+			continue
+		}
+		for _, n := range members {
+			for _, d := range prev {
+				link(d, n)
+			}
 		}
 	}
 	for _, n := range p.nodes {
-		if n.handler {
-			continue
-		}
-		if !n.def.HasDependsOn() {
-			for _, d := range prevGroup[n.order] {
-				link(d, n)
-			}
+		if n.handler || !n.def.HasDependsOn() {
 			continue
 		}
 		for j, id := range n.def.DependsOn {
@@ -502,7 +567,7 @@ func (c *compiler) buildGraph() bool {
 			link(n, b)
 		}
 	}
-	if cycle := findCycle(p.nodes); cycle != nil {
+	if cycle := findCycle(p.graph()); cycle != nil {
 		ids := make([]string, len(cycle))
 		var implicit []string
 		for i, n := range cycle {
@@ -534,6 +599,16 @@ func (c *compiler) buildGraph() bool {
 	return broken
 }
 
+// repeatedIn returns the FOR_EACH a step runs under (once per item), or nil.
+func (n *Node) repeatedIn() *Node {
+	for m := n; m.parent != nil; m = m.parent {
+		if m.perItem {
+			return m.parent
+		}
+	}
+	return nil
+}
+
 func (n *Node) top() *Node {
 	for n.parent != nil {
 		n = n.parent
@@ -547,6 +622,15 @@ func (c *compiler) topIDs() []string {
 		ids = append(ids, n.def.ID)
 	}
 	return ids
+}
+
+// graph returns every node of the dependency graph: the top-level steps and
+// the barriers between large order groups.
+func (p *Plan) graph() []*Node {
+	if len(p.barriers) == 0 {
+		return p.nodes
+	}
+	return append(slices.Clip(p.nodes), p.barriers...)
 }
 
 // findCycle orders the nodes topologically (setting Node.topo) and returns a
@@ -634,12 +718,13 @@ func (c *compiler) checkRefs(graphOK bool) {
 	}
 	// Ancestor sets as bitsets over the topological order: cheap even for
 	// workflows of thousands of steps.
-	words := (len(p.nodes) + 63) / 64
-	byTopo := make([]*Node, len(p.nodes))
-	for _, n := range p.nodes {
+	graph := p.graph()
+	words := (len(graph) + 63) / 64
+	byTopo := make([]*Node, len(graph))
+	for _, n := range graph {
 		byTopo[n.topo] = n
 	}
-	anc := make([][]uint64, len(p.nodes))
+	anc := make([][]uint64, len(graph))
 	for _, n := range byTopo {
 		set := make([]uint64, words)
 		for _, d := range n.deps {
@@ -656,6 +741,10 @@ func (c *compiler) checkRefs(graphOK bool) {
 			target, ok := p.byID[r.id]
 			if !ok {
 				c.unknownRef(r)
+				continue
+			}
+			if each := target.repeatedIn(); each != nil {
+				c.add(r.path, "refers to step %q, which runs once per item of %q: read the results as steps.%s.output", r.id, each.def.ID, each.def.ID)
 				continue
 			}
 			if top.handler {
@@ -758,6 +847,7 @@ func (sc *StepCompiler) Template(v any, rel string) *ValueTemplate {
 	vt, problems := CompileValue(v, path)
 	sc.c.problems = append(sc.c.problems, problems...)
 	sc.node.refs = append(sc.node.refs, vt.refs...)
+	sc.c.plan.addSecrets(vt.SecretNames())
 	return vt
 }
 
@@ -795,6 +885,15 @@ func (sc *StepCompiler) Nested(def *Step, rel string) *Node {
 		sc.c.add(n.path+".dependsOn", "steps inside %s start together; dependsOn is not allowed here", sc.node.def.Type)
 	}
 	sc.node.nested = append(sc.node.nested, n)
+	return n
+}
+
+// NestedEach compiles a step that runs once per item (FOR_EACH): its runs are
+// recorded as id[index], and other steps cannot read it by its id.
+func (sc *StepCompiler) NestedEach(def *Step, rel string) *Node {
+	n := sc.Nested(def, rel)
+	n.perItem = true
+	sc.node.repeats = true
 	return n
 }
 
@@ -871,7 +970,7 @@ func (sc *StepCompiler) instantiate(kind sdk.Kind, name string, config any, rel 
 		sc.c.plan.closers = append(sc.c.plan.closers, cl)
 	}
 	if p, ok := inst.(sdk.Provisioner); ok {
-		if err := p.Provision(sc.c.ctx, sc.c.eng.host(name)); err != nil {
+		if err := p.Provision(sc.c.ctx, sc.c.eng.host(name, sc.c.plan.redact)); err != nil {
 			sc.Problem(rel, "%s %q: %v", kind, name, err)
 			return nil
 		}

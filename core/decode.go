@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/weftworks/weft/sdk"
 )
@@ -38,9 +40,15 @@ func ParseWorkflow(data []byte) (*Workflow, error) {
 	}
 	src := &sourceMap{}
 	if trimmed[0] != '{' && trimmed[0] != '[' {
+		if err := checkYAML(data); err != nil {
+			return nil, err
+		}
 		js, err := yaml.YAMLToJSON(data)
 		if err != nil {
 			return nil, problem("", "invalid YAML: "+yaml.FormatError(err, false, true))
+		}
+		if len(js) > MaxDefinitionBytes {
+			return nil, problem("", fmt.Sprintf("the YAML document expands to %d bytes of JSON; the limit is %d", len(js), MaxDefinitionBytes))
 		}
 		data = js
 	} else {
@@ -72,6 +80,42 @@ func ParseWorkflow(data []byte) (*Workflow, error) {
 		return wf, wf.locate(&sdk.ValidationError{Problems: problems})
 	}
 	return wf, nil
+}
+
+// checkYAML refuses anchors and aliases before the document is expanded: a
+// few hundred bytes of nested aliases expand to gigabytes ("billion laughs").
+// Workflow definitions do not need them.
+func checkYAML(data []byte) error {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return problem("", "invalid YAML: "+yaml.FormatError(err, false, true))
+	}
+	finder := &aliasFinder{}
+	for _, doc := range file.Docs {
+		ast.Walk(finder, doc)
+	}
+	if finder.found != nil {
+		tok := finder.found.GetToken()
+		p := sdk.Problem{Message: "YAML anchors and aliases (&name, *name) are not supported in workflow definitions"}
+		if tok != nil && tok.Position != nil {
+			p.Line, p.Column = tok.Position.Line, tok.Position.Column
+		}
+		return &sdk.ValidationError{Problems: []sdk.Problem{p}}
+	}
+	return nil
+}
+
+type aliasFinder struct{ found ast.Node }
+
+func (f *aliasFinder) Visit(n ast.Node) ast.Visitor {
+	if f.found != nil {
+		return nil
+	}
+	if t := n.Type(); t == ast.AliasType || t == ast.AnchorType {
+		f.found = n
+		return nil
+	}
+	return f
 }
 
 func problem(path, msg string) *sdk.ValidationError {

@@ -2,11 +2,13 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -115,9 +117,19 @@ type Event struct {
 	StepType    string        `json:"stepType,omitempty"`
 	Status      Status        `json:"status"`
 	Attempt     int           `json:"attempt,omitempty"`
-	Delay       time.Duration `json:"delay,omitempty"`
-	Duration    time.Duration `json:"duration,omitempty"`
+	Delay       time.Duration `json:"-"` // before the next attempt (step.retrying)
+	Duration    time.Duration `json:"-"` // of the step or execution (*.finished)
 	Error       *sdk.Error    `json:"error,omitempty"`
+}
+
+// MarshalJSON writes durations in milliseconds, as everywhere in the contract.
+func (ev Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		plain
+		DelayMs    int64 `json:"delayMs,omitempty"`
+		DurationMs int64 `json:"durationMs,omitempty"`
+	}{plain(ev), ev.Delay.Milliseconds(), ev.Duration.Milliseconds()})
 }
 
 // Event types.
@@ -166,7 +178,7 @@ func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution
 	wf := plan.wf
 	exec := &Execution{
 		ID: e.newID(), WorkflowID: wf.ID, WorkflowName: wf.Name, WorkflowVersion: wf.Version,
-		Status: StatusRunning, Input: Normalize(input), CreatedAt: now, StartedAt: now,
+		Status: StatusRunning, Input: DeepCopy(Normalize(input)), CreatedAt: now, StartedAt: now,
 		Steps: map[string]*StepState{},
 	}
 	vars := wf.Variables
@@ -180,8 +192,18 @@ func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution
 		execution: map[string]any{"id": exec.ID, "workflowId": wf.ID, "workflowName": wf.Name, "startedAt": now.UTC().Format(time.RFC3339Nano)},
 		steps:     &stepTable{entries: map[string]*stepEntry{}},
 		secrets:   e.secrets,
-		redact:    &redactor{},
+		redact:    &redactor{parent: plan.redact},
 	}}
+
+	// Fetch the secrets the plan reads before anything is recorded, so that
+	// no record is written before their values are known to the redactor. A
+	// missing secret fails the step that reads it, not the execution here.
+	for _, name := range plan.secrets {
+		_, _ = x.scope.Secret(ctx, name)
+	}
+	// The record keeps the input with secret values removed; the scope reads
+	// the real one.
+	exec.Input = x.scope.x.redact.scrub(exec.Input)
 	if err := e.store.SaveExecution(ctx, exec); err != nil {
 		return nil, fmt.Errorf("record execution: %w", err)
 	}
@@ -225,7 +247,7 @@ type result struct {
 // schedule runs the step graph: every step whose dependencies are done starts
 // at once; results come back to this one goroutine, which owns the schedule.
 func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
-	nodes := x.plan.nodes
+	nodes := x.plan.graph()
 	pending := make(map[*Node]int, len(nodes))
 	skipped := map[*Node]bool{}
 	forcedSkip := map[*Node]bool{}
@@ -256,6 +278,16 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
 			allSkipped := len(n.deps) > 0
 			for _, d := range n.deps {
 				allSkipped = allSkipped && skipped[d]
+			}
+			if n.barrier {
+				// Nothing to run: pass the group's outcome on at once.
+				skipped[n] = allSkipped
+				for _, d := range n.dependants {
+					if pending[d]--; pending[d] == 0 {
+						ready = append(ready, d)
+					}
+				}
+				continue
 			}
 			if failed || ctx.Err() != nil || forcedSkip[n] || allSkipped {
 				skipped[n] = true
@@ -298,15 +330,29 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) {
 }
 
 func (x *run) markSkipped(ctx context.Context, n *Node) {
+	x.markSkippedAs(ctx, n, n.def.ID, "")
+}
+
+// markSkippedAs records a step that will not run under the given key.
+func (x *run) markSkippedAs(ctx context.Context, n *Node, key, parent string) {
+	if n.barrier {
+		return
+	}
 	now := x.e.clock.Now()
-	st := &StepState{ID: n.def.ID, Type: n.def.Type, Status: StatusSkipped, FinishedAt: now, History: []Attempt{}}
+	st := &StepState{ID: key, Type: n.def.Type, Status: StatusSkipped, Parent: parent, FinishedAt: now, History: []Attempt{}}
 	x.putState(st)
-	x.scope.x.steps.set(n.def.ID, StatusSkipped, nil, nil)
+	if key == n.def.ID {
+		x.scope.x.steps.set(n.def.ID, StatusSkipped, nil, nil)
+	}
 	x.save(ctx, st)
-	x.e.emit(Event{Type: EventStepFinished, Time: now, ExecutionID: x.exec.ID, StepID: n.def.ID, StepType: n.def.Type, Status: StatusSkipped})
-	// Nested steps of a skipped step are skipped with it.
+	x.e.emit(Event{Type: EventStepFinished, Time: now, ExecutionID: x.exec.ID, StepID: key, StepType: n.def.Type, Status: StatusSkipped})
+	// Nested steps of a skipped step are skipped with it (a FOR_EACH's step
+	// has no runs to record: there are no items).
+	if n.repeats {
+		return
+	}
 	for _, c := range n.nested {
-		x.markSkipped(ctx, c)
+		x.markSkippedAs(ctx, c, nestedKey(key, n.def.ID, c.def.ID, nil), key)
 	}
 }
 
@@ -319,6 +365,9 @@ func (x *run) runTop(ctx context.Context, n *Node) result {
 		return r
 	}
 	r.err = err
+	// A step that chooses branches and failed chose none: whatever happens
+	// next (CONTINUE, a fallback), both branches are skipped.
+	r.skips = n.branches
 	if ctx.Err() != nil {
 		return r
 	}
@@ -342,7 +391,11 @@ func (x *run) runTop(ctx context.Context, n *Node) result {
 func (x *run) runFallback(ctx context.Context, failed *Node, cause *sdk.Error) (any, bool, *sdk.Error) {
 	for f := failed.fallback; f != nil; {
 		locals := map[string]any{RootError: errValueFor(failed.def.ID, cause)}
-		out, _, err, _ := x.runStep(ctx, f, x.scope.with(locals), runKey{key: f.def.ID, fallbackFor: failed.def.ID})
+		key := f.def.ID
+		if f.sharedFallback {
+			key = f.def.ID + "@" + failed.def.ID // one record per step it stands in for
+		}
+		out, _, err, _ := x.runStep(ctx, f, x.scope.with(locals), runKey{key: key, fallbackFor: failed.def.ID})
 		if err == nil {
 			return out, true, nil
 		}
@@ -436,6 +489,12 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		if attempt >= n.retry.maxAttempts || !n.retry.retryable(stepErr) {
 			break
 		}
+		if !n.idempotent && (stepErr.Code == sdk.CodeTimeout || stepErr.Code == sdk.CodeConnection) {
+			break // the request may have done its work: an at-most-once step is not sent again
+		}
+		if stepErr.RetryAfter > MaxRetryAfter {
+			break // the service asks for more patience than a step gets
+		}
 		delay := n.retry.delay(attempt, stepErr.RetryAfter, e.rand)
 		if dl, ok := ctx.Deadline(); ok && e.clock.Now().Add(delay).After(dl) {
 			break // the execution would time out before the next attempt
@@ -474,10 +533,14 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 // time, call the component. It returns the rendered input for the record.
 func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, st *StepState) (out any, input any, skips []*Node, err error) {
 	if n.engine != nil {
-		actx, cancel := x.attemptContext(ctx, n.timeout)
+		timeout := n.timeout
+		if _, control := n.engine.(ControlFlow); !control && timeout == 0 {
+			timeout = x.e.stepTimeout // it may call transforms and validators
+		}
+		actx, cancel := x.attemptContext(ctx, timeout)
 		defer cancel()
 		r := &StepRun{x: x, node: n, scope: sc, info: info, state: st}
-		out, err = guard(n, func() (any, error) { return n.engine.Execute(actx, r) })
+		out, err = x.guard(n, func() (any, error) { return n.engine.Execute(actx, r) })
 		return out, nil, r.skips, timeoutCause(ctx, actx, err)
 	}
 	cfg, err := n.config.Render(ctx, sc)
@@ -489,8 +552,16 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 		if aerr != nil {
 			return nil, cfg, nil, aerr
 		}
-		// err is the named result: the call's final outcome.
-		defer func() { _ = permit.Done(context.WithoutCancel(ctx), err) }()
+		// err is the named result: the call's final outcome. A call cut short
+		// by the execution (cancelled, failed elsewhere, out of time) says
+		// nothing about the service.
+		defer func() {
+			outcome := err
+			if ctx.Err() != nil {
+				outcome = &sdk.Error{Code: sdk.CodeCancelled, Message: "call interrupted by the execution"}
+			}
+			_ = permit.Done(x.bg, outcome)
+		}()
 	}
 	timeout := n.timeout
 	if timeout == 0 {
@@ -498,7 +569,7 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 	}
 	actx, cancel := x.attemptContext(ctx, timeout)
 	defer cancel()
-	out, err = guard(n, func() (any, error) {
+	out, err = x.guard(n, func() (any, error) {
 		o, err := n.step.Run(actx, sdk.Input{Config: cfg, Run: info})
 		return o.Data, err
 	})
@@ -508,9 +579,11 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 
 // guard turns a panicking component into a failed attempt: a bug in one
 // component must not take the engine down.
-func guard(n *Node, call func() (any, error)) (out any, err error) {
+func (x *run) guard(n *Node, call func() (any, error)) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			x.e.log.Error("step panicked", "execution", x.exec.ID, "step", n.def.ID, "type", n.def.Type,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			out, err = nil, sdk.Errorf(sdk.CodeInternal, "step %q panicked: %v", n.def.ID, p)
 		}
 	}()
@@ -557,15 +630,21 @@ func (x *run) classify(ctx context.Context, err error) *sdk.Error {
 			return &sdk.Error{Code: sdk.CodeCancelled, Message: "execution cancelled", Err: err}
 		case errors.Is(cause, errFailFast):
 			return &sdk.Error{Code: sdk.CodeCancelled, Message: "stopped: " + cause.Error(), Err: err}
+		case errors.Is(cause, errExecutionTimeout):
+			return &sdk.Error{Code: sdk.CodeTimeout, Message: fmt.Sprintf("execution timed out after %s", x.plan.timeout), Err: err}
+		case errors.Is(cause, errStepTimeout):
+			return &sdk.Error{Code: sdk.CodeTimeout, Message: "the enclosing step timed out", Err: err}
 		case errors.Is(cause, context.DeadlineExceeded):
-			return &sdk.Error{Code: sdk.CodeTimeout, Message: "execution timed out", Err: err}
+			return &sdk.Error{Code: sdk.CodeTimeout, Message: "the caller's deadline passed", Err: err}
 		default:
 			return &sdk.Error{Code: sdk.CodeCancelled, Message: cause.Error(), Err: err}
 		}
 	}
 	e := sdk.AsError(err)
 	if e.Message == "" {
-		e.Message = e.Code
+		cp := *e // the component's own value, maybe shared: never change it
+		cp.Message = cp.Code
+		e = &cp
 	}
 	return e
 }
@@ -610,7 +689,8 @@ func (x *run) finish(parent, ctx context.Context) {
 		exec.Status = StatusFailed
 	case ctx.Err() != nil && x.interruptedStatus(ctx) == StatusTimedOut:
 		exec.Status = StatusTimedOut
-		exec.Error = &sdk.Error{Code: sdk.CodeTimeout, Message: fmt.Sprintf("execution timed out after %s", x.plan.timeout)}
+		exec.Error = x.classify(ctx, ctx.Err())
+		exec.Error.Err = nil
 	case ctx.Err() != nil:
 		exec.Status = StatusCancelled
 		exec.Error = x.classify(ctx, ctx.Err())
@@ -625,14 +705,11 @@ func (x *run) finish(parent, ctx context.Context) {
 			exec.Output = x.scope.x.redact.scrub(out)
 		}
 	}
-	if exec.Status != StatusCompleted && exec.Status != StatusCancelled && x.plan.errorHandler != nil {
-		// The handler runs even when the execution timed out, on a fresh
-		// context bounded by the step's own timeout.
-		hctx := context.WithoutCancel(parent)
-		errv := map[string]any{"code": exec.Error.Code, "message": exec.Error.Message, "stepId": exec.FailedStep}
-		_, _, _, _ = x.runStep(hctx, x.plan.errorHandler, x.scope.with(map[string]any{RootError: errv}), runKey{key: x.plan.errorHandler.def.ID})
+	if h := x.plan.errorHandler; h != nil && exec.Status != StatusCompleted && exec.Status != StatusCancelled {
+		x.runErrorHandler(parent, h)
 	}
 	exec.Error = x.scrubError(exec.Error)
+	exec.Input = x.scope.x.redact.scrub(exec.Input)
 	end := x.e.clock.Now()
 	exec.FinishedAt = end
 	exec.DurationMs = end.Sub(exec.StartedAt).Milliseconds()
@@ -641,6 +718,29 @@ func (x *run) finish(parent, ctx context.Context) {
 	}
 	x.e.emit(Event{Type: EventExecutionFinished, Time: end, ExecutionID: exec.ID, Status: exec.Status,
 		Duration: end.Sub(exec.StartedAt), Error: exec.Error})
+}
+
+// runErrorHandler runs the workflow's errorHandler. It runs even when the
+// execution timed out, so it gets a context of its own: not cancelled with
+// the execution, bounded by the handler's timeout (or the engine's default),
+// and still stoppable through Engine.Cancel.
+func (x *run) runErrorHandler(parent context.Context, h *Node) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	defer cancel(nil)
+	x.e.mu.Lock()
+	x.e.running[x.exec.ID] = cancel
+	x.e.mu.Unlock()
+	timeout := h.timeout
+	if timeout == 0 {
+		timeout = x.e.stepTimeout
+	}
+	if timeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = withTimeout(ctx, x.e.clock, timeout, errStepTimeout)
+		defer stop()
+	}
+	errv := map[string]any{"code": x.exec.Error.Code, "message": x.exec.Error.Message, "stepId": x.exec.FailedStep}
+	_, _, _, _ = x.runStep(ctx, h, x.scope.with(map[string]any{RootError: errv}), runKey{key: h.def.ID})
 }
 
 // output computes the execution's output: the workflow's output template, or
@@ -656,7 +756,7 @@ func (x *run) output(ctx context.Context) (any, error) {
 	}
 	var sinks []*Node
 	for _, n := range x.plan.sinks {
-		if x.exec.Steps[n.def.ID].Status != StatusSkipped {
+		if st := x.exec.Steps[n.def.ID]; st != nil && st.Status != StatusSkipped {
 			sinks = append(sinks, n)
 		}
 	}
@@ -690,10 +790,13 @@ func sleep(ctx context.Context, clock clockwork.Clock, d time.Duration) error {
 	}
 }
 
-// host is the sdk.Host lent to components at provisioning.
+// host is the sdk.Host lent to components at provisioning. Secrets it hands
+// out are remembered by the plan, so that every execution of the plan keeps
+// them out of its records.
 type host struct {
 	log     *slog.Logger
 	secrets SecretSource
+	redact  *redactor
 }
 
 func (h host) Logger() *slog.Logger { return h.log }
@@ -702,9 +805,13 @@ func (h host) Secret(ctx context.Context, name string) (string, error) {
 	if h.secrets == nil {
 		return "", fmt.Errorf("%w: %q", ErrNoSecret, name)
 	}
-	return h.secrets.Secret(ctx, name)
+	v, err := h.secrets.Secret(ctx, name)
+	if err == nil {
+		h.redact.remember(v)
+	}
+	return v, err
 }
 
-func (e *Engine) host(component string) sdk.Host {
-	return host{log: e.log.With("component", component), secrets: e.secrets}
+func (e *Engine) host(component string, redact *redactor) sdk.Host {
+	return host{log: e.log.With("component", component), secrets: e.secrets, redact: redact}
 }

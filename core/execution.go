@@ -79,7 +79,6 @@ type StepState struct {
 type Attempt struct {
 	Attempt    int        `json:"attempt"`
 	Status     Status     `json:"status"`
-	Output     any        `json:"output,omitempty"`
 	Error      *sdk.Error `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"startedAt"`
 	FinishedAt time.Time  `json:"finishedAt,omitzero"`

@@ -3,13 +3,17 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // Expression limits. expr-lang ≥ 1.17.7 already bounds parser recursion and
@@ -57,7 +61,12 @@ func CompileExpr(src string) (*Expr, error) {
 	if line, col, ok := tooDeep(src); ok {
 		return nil, &ExprError{Source: src, Message: fmt.Sprintf("nested deeper than %d levels", MaxExprDepth), Line: line, Column: col}
 	}
-	prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.MaxNodes(maxExprNodes), expr.Patch(builtinNames{}))
+	if err := checkExprTree(src); err != nil {
+		return nil, err
+	}
+	prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.MaxNodes(maxExprNodes),
+		expr.Patch(builtinNames{}), expr.Patch(budgeted{}),
+		expr.Function(addFunc, budgetedAdd), expr.Function(joinFunc, budgetedJoin))
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -79,7 +88,12 @@ func (e *Expr) Refs() []string { return e.refs }
 // Eval runs the expression over env and returns a JSON-shaped result that
 // shares nothing mutable with env.
 func (e *Expr) Eval(env map[string]any) (any, error) {
-	out, err := expr.Run(e.prog, env)
+	run := make(map[string]any, len(env)+1)
+	for k, v := range env {
+		run[k] = v
+	}
+	run[budgetVar] = &exprBudget{left: maxExprBytes}
+	out, err := (&vm.VM{MemoryBudget: exprMemoryBudget}).Run(e.prog, run)
 	if err != nil {
 		msg := err.Error()
 		if i := strings.IndexByte(msg, '\n'); i > 0 {
@@ -87,7 +101,263 @@ func (e *Expr) Eval(env map[string]any) (any, error) {
 		}
 		return nil, fmt.Errorf("expression %q: %s", e.src, msg)
 	}
+	if !finite(out) {
+		return nil, fmt.Errorf("expression %q: the result is not a finite number (division by zero?)", e.src)
+	}
 	return DeepCopy(Normalize(out)), nil
+}
+
+// Evaluation bounds. expr counts the elements of ranges, arrays and maps an
+// evaluation creates against exprMemoryBudget (so 1..1000000 fails); string
+// and array growth through + and join is counted against maxExprBytes. With
+// let, reduce and predicates nested more than two deep rejected at compile
+// time, an evaluation's work stays proportional to its data.
+const (
+	exprMemoryBudget     = 200_000
+	maxExprBytes         = 16 << 20
+	maxPredicateNesting  = 2
+	budgetVar            = "$budget"
+	addFunc, joinFunc    = "_add", "_join"
+	exprTooMuchMemoryMsg = "the expression builds more than 16 MiB of text or arrays"
+)
+
+type exprBudget struct{ left int }
+
+func (b *exprBudget) charge(n int) error {
+	b.left -= n
+	if b.left < 0 {
+		return errors.New(exprTooMuchMemoryMsg)
+	}
+	return nil
+}
+
+// budgeted rewrites a + b and join(…) into calls of functions that count what
+// they build against the evaluation's budget (passed as a hidden variable).
+type budgeted struct{}
+
+func (budgeted) Visit(node *ast.Node) {
+	budget := &ast.IdentifierNode{Value: budgetVar}
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		// Two literals cannot grow: leave them to expr, which also type-checks them.
+		if n.Operator == "+" && !(isLiteral(n.Left) && isLiteral(n.Right)) {
+			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: addFunc}, Arguments: []ast.Node{n.Left, n.Right, budget}})
+		}
+	case *ast.BuiltinNode:
+		if n.Name == "join" {
+			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: joinFunc}, Arguments: append(slices.Clone(n.Arguments), budget)})
+		}
+	}
+}
+
+func isLiteral(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode:
+		return true
+	}
+	return false
+}
+
+func budgetOf(args []any) (*exprBudget, []any) {
+	b, _ := args[len(args)-1].(*exprBudget)
+	if b == nil {
+		b = &exprBudget{left: maxExprBytes}
+	}
+	return b, args[:len(args)-1]
+}
+
+// budgetedAdd is expr's + with the size of strings and arrays it builds counted.
+func budgetedAdd(params ...any) (any, error) {
+	b, args := budgetOf(params)
+	if len(args) != 2 {
+		return nil, fmt.Errorf("+ needs two operands")
+	}
+	switch x := args[0].(type) {
+	case string:
+		if y, ok := args[1].(string); ok {
+			if err := b.charge(len(x) + len(y)); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		if y, ok := args[1].([]any); ok {
+			if err := b.charge(8 * (len(x) + len(y))); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return runtime.Add(args[0], args[1]), nil
+}
+
+// budgetedJoin is expr's join with the size of the result counted.
+func budgetedJoin(params ...any) (any, error) {
+	b, args := budgetOf(params)
+	if len(args) < 1 || len(args) > 2 {
+		return nil, fmt.Errorf("join takes a list and an optional separator")
+	}
+	sep := ""
+	if len(args) == 2 {
+		s, ok := args[1].(string)
+		if !ok {
+			return nil, fmt.Errorf("join: the separator must be a string")
+		}
+		sep = s
+	}
+	list, ok := args[0].([]any)
+	if !ok {
+		if ss, isStrings := args[0].([]string); isStrings {
+			list = make([]any, len(ss))
+			for i, s := range ss {
+				list[i] = s
+			}
+		} else {
+			return nil, fmt.Errorf("join: expected an array of strings")
+		}
+	}
+	parts := make([]string, len(list))
+	size := len(sep) * max(len(list)-1, 0)
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("join: element %d is not a string", i)
+		}
+		parts[i] = s
+		size += len(s)
+	}
+	if err := b.charge(size); err != nil {
+		return nil, err
+	}
+	return strings.Join(parts, sep), nil
+}
+
+// checkExprTree rejects what would let an evaluation's cost grow faster than
+// its data — let (reuse of intermediate results), reduce (an accumulator that
+// can double each step), predicates nested more than two deep — and secrets,
+// which are not in the expression environment (use {{secrets.NAME}}).
+func checkExprTree(src string) error {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil // expr.Compile reports it with its position
+	}
+	var problem *ExprError
+	fail := func(n ast.Node, msg string) {
+		if problem == nil {
+			line, col := exprPosition(src, n.Location().From)
+			problem = &ExprError{Source: src, Message: msg, Line: line, Column: col}
+		}
+	}
+	var walk func(n ast.Node, depth int)
+	walk = func(n ast.Node, depth int) {
+		if n == nil || problem != nil {
+			return
+		}
+		switch x := n.(type) {
+		case *ast.VariableDeclaratorNode:
+			fail(n, "let is not supported in workflow expressions")
+		case *ast.IdentifierNode:
+			if x.Value == RootSecrets {
+				fail(n, "secrets are not available in expressions; use a {{secrets.NAME}} placeholder")
+			}
+		case *ast.PointerNode:
+			if x.Name == "acc" {
+				fail(n, "reduce is not supported in workflow expressions; use sum(), map() or filter()")
+			}
+		case *ast.BuiltinNode:
+			if x.Name == "reduce" {
+				fail(n, "reduce is not supported in workflow expressions; use sum(), map() or filter()")
+			}
+			for _, a := range x.Arguments {
+				walk(a, depth)
+			}
+		case *ast.PredicateNode:
+			if depth+1 > maxPredicateNesting {
+				fail(n, fmt.Sprintf("predicates nested more than %d deep", maxPredicateNesting))
+			}
+			walk(x.Node, depth+1)
+		case *ast.UnaryNode:
+			walk(x.Node, depth)
+		case *ast.BinaryNode:
+			walk(x.Left, depth)
+			walk(x.Right, depth)
+		case *ast.ChainNode:
+			walk(x.Node, depth)
+		case *ast.MemberNode:
+			walk(x.Node, depth)
+			walk(x.Property, depth)
+		case *ast.SliceNode:
+			walk(x.Node, depth)
+			walk(x.From, depth)
+			walk(x.To, depth)
+		case *ast.CallNode:
+			walk(x.Callee, depth)
+			for _, a := range x.Arguments {
+				walk(a, depth)
+			}
+		case *ast.ConditionalNode:
+			walk(x.Cond, depth)
+			walk(x.Exp1, depth)
+			walk(x.Exp2, depth)
+		case *ast.SequenceNode:
+			for _, e := range x.Nodes {
+				walk(e, depth)
+			}
+		case *ast.ArrayNode:
+			for _, e := range x.Nodes {
+				walk(e, depth)
+			}
+		case *ast.MapNode:
+			for _, e := range x.Pairs {
+				walk(e, depth)
+			}
+		case *ast.PairNode:
+			walk(x.Key, depth)
+			walk(x.Value, depth)
+		}
+	}
+	walk(tree.Node, 0)
+	if problem != nil {
+		return problem
+	}
+	return nil
+}
+
+// exprPosition turns a character offset into a 1-based line and column.
+func exprPosition(src string, offset int) (int, int) {
+	line, col := 1, 1
+	for i, r := range []rune(src) {
+		if i >= offset {
+			break
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// finite reports whether v holds no NaN or infinity, which JSON cannot carry.
+func finite(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case float32:
+		return finite(float64(x))
+	case []any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // builtinNames lets data fields share names with expr's builtin functions: a

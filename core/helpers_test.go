@@ -41,6 +41,7 @@ func newRegistry(t testing.TB) (*core.Registry, *testComponents) {
 	}))
 	add(sdk.NewStep("noop", func(context.Context, any) (any, error) { return nil, nil }))
 	add(&failStep{tc: tc})
+	add(runInfoStep{})
 	add(sdk.NewStep("block", func(ctx context.Context, in any) (any, error) {
 		tc.started <- core.Stringify(in)
 		<-ctx.Done()
@@ -137,4 +138,15 @@ func toJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// runInfoStep returns the RunInfo it was called with.
+type runInfoStep struct{}
+
+func (runInfoStep) Info() sdk.Info {
+	return sdk.Info{Kind: sdk.KindStep, Name: "runinfo", New: func() sdk.Component { return runInfoStep{} }}
+}
+
+func (runInfoStep) Run(_ context.Context, in sdk.Input) (sdk.Output, error) {
+	return sdk.Output{Data: map[string]any{"key": in.Run.IdempotencyKey, "step": in.Run.StepID, "config": in.Config}}, nil
 }

@@ -45,8 +45,12 @@ type EngineStep interface {
 	Execute(ctx context.Context, r *StepRun) (any, error)
 }
 
-// ErrUnknownComponent is returned when a name is not registered.
-var ErrUnknownComponent = errors.New("unknown component")
+// ControlFlow marks engine steps that only direct other steps (CONDITIONAL,
+// PARALLEL, FOR_EACH) or wait (WAIT). The engine's default step timeout does
+// not apply to them: the steps they run have their own.
+type ControlFlow interface {
+	ControlFlow()
+}
 
 // ErrDuplicateComponent is returned when a name is registered twice.
 var ErrDuplicateComponent = errors.New("component already registered")

@@ -11,6 +11,10 @@ import (
 	"github.com/weftworks/weft/sdk"
 )
 
+// MaxRetryAfter bounds the Retry-After the engine honours: a service asking
+// for a longer wait fails the attempt for good instead of parking the step.
+const MaxRetryAfter = time.Hour
+
 // Retry defaults, applied where a policy leaves a field at zero.
 const (
 	DefaultMaxAttempts  = 3

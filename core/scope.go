@@ -2,9 +2,12 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,49 +59,68 @@ const minRedactLen = 4
 type redactor struct {
 	mu     sync.RWMutex
 	values []string
+	// parent holds the secrets of the plan (fetched by components through
+	// their Host); an execution's redactor removes those too.
+	parent *redactor
 }
 
+// remember adds a secret value, and the forms it takes when it is put in a
+// URL or a JSON string, so those are redacted too.
 func (r *redactor) remember(v string) {
-	if len(v) < minRedactLen {
+	if r == nil || len(v) < minRedactLen {
 		return
+	}
+	forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+	if js, err := json.Marshal(v); err == nil {
+		forms = append(forms, string(js[1:len(js)-1]))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, old := range r.values {
-		if old == v {
-			return
+	// Copy on write: readers keep using the slice they got.
+	values := slices.Clone(r.values)
+	for _, f := range forms {
+		if !slices.Contains(values, f) {
+			values = append(values, f)
 		}
 	}
-	r.values = append(r.values, v)
 	// Longest first: a secret containing a shorter one must go whole.
-	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	sort.SliceStable(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
+	r.values = values
 }
 
-func (r *redactor) active() bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.values) > 0
-}
-
-// scrub returns v with every remembered secret value replaced, copying only
-// what changes.
-func (r *redactor) scrub(v any) any {
-	if !r.active() {
-		return v
+// all returns every value to redact, longest first.
+func (r *redactor) all() []string {
+	if r == nil {
+		return nil
 	}
 	r.mu.RLock()
 	values := r.values
 	r.mu.RUnlock()
+	if parent := r.parent.all(); len(parent) > 0 {
+		values = append(slices.Clone(values), parent...)
+		sort.SliceStable(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
+	}
+	return values
+}
+
+func (r *redactor) active() bool { return len(r.all()) > 0 }
+
+// scrub returns v with every remembered secret value replaced, copying only
+// what changes.
+func (r *redactor) scrub(v any) any {
+	values := r.all()
+	if len(values) == 0 {
+		return v
+	}
 	return scrubValue(v, values)
 }
 
 func (r *redactor) scrubString(s string) string {
-	if !r.active() {
+	values := r.all()
+	if len(values) == 0 {
 		return s
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return scrubText(s, r.values)
+	return scrubText(s, values)
 }
 
 func scrubText(s string, values []string) string {

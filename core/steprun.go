@@ -94,10 +94,7 @@ type NestedRun struct {
 // retries, breaker, timeout and records. A failure is returned as an error
 // unless the step's onError is CONTINUE, in which case its output is nil.
 func (r *StepRun) RunNested(ctx context.Context, n *Node, opts NestedRun) (any, error) {
-	key := runKey{key: n.def.ID, parent: r.state.ID, index: opts.Index}
-	if opts.Index != nil {
-		key.key = n.def.ID + "[" + strconv.Itoa(*opts.Index) + "]"
-	}
+	key := runKey{key: nestedKey(r.state.ID, r.node.def.ID, n.def.ID, opts.Index), parent: r.state.ID, index: opts.Index}
 	sc := r.scope
 	if len(opts.Locals) > 0 {
 		sc = sc.with(opts.Locals)
@@ -112,10 +109,26 @@ func (r *StepRun) RunNested(ctx context.Context, n *Node, opts NestedRun) (any, 
 	return out, nil
 }
 
-// SkipNested records nested steps that will not run (a PARALLEL or FOR_EACH
-// cut short), so that every step of the workflow has a record.
+// nestedKey names the record of a nested run so that it is unique in the
+// execution: the step's id under a top-level parent ("carrier_a"), id[index]
+// for FOR_EACH items ("send[3]"), and the parent's key as a prefix when the
+// parent is itself a repeated run ("each[2]/call", "each[2]/inner[0]"). The
+// key is also the base of the step's idempotency key.
+func nestedKey(parentKey, parentID, id string, index *int) string {
+	k := id
+	if index != nil {
+		k += "[" + strconv.Itoa(*index) + "]"
+	}
+	if parentKey != parentID {
+		k = parentKey + "/" + k
+	}
+	return k
+}
+
+// SkipNested records nested steps that will not run (a PARALLEL cut short),
+// so that every step of the workflow has a record.
 func (r *StepRun) SkipNested(ctx context.Context, n *Node) {
-	r.x.markSkipped(ctx, n)
+	r.x.markSkippedAs(ctx, n, nestedKey(r.state.ID, r.node.def.ID, n.def.ID, nil), r.state.ID)
 }
 
 // Skip marks steps chosen against (the untaken branch of a CONDITIONAL): they

@@ -177,6 +177,17 @@ func (t *Template) UsesSecrets() bool {
 	return false
 }
 
+// SecretNames returns the names of the secrets the template reads.
+func (t *Template) SecretNames() []string {
+	var names []string
+	for _, p := range t.parts {
+		if p.ph != nil && p.ph.root == RootSecrets && len(p.ph.path) == 1 && p.ph.path[0].Key != "" {
+			names = append(names, p.ph.path[0].Key)
+		}
+	}
+	return names
+}
+
 // Render evaluates the template in scope. A template that is exactly one
 // placeholder keeps the value's JSON type (as a copy: changing it changes
 // nothing in the scope); otherwise values are interpolated into the string
@@ -249,12 +260,13 @@ type stepResolver interface {
 // ValueTemplate is a JSON-shaped value (a step's config) whose strings may hold
 // templates. Parts without templates are kept as they are.
 type ValueTemplate struct {
-	static any
-	tpl    *Template
-	obj    map[string]*ValueTemplate
-	arr    []*ValueTemplate
-	refs   []ref // step ids read, with the path of the string that reads them
-	secret bool
+	static      any
+	tpl         *Template
+	obj         map[string]*ValueTemplate
+	arr         []*ValueTemplate
+	refs        []ref // step ids read, with the path of the string that reads them
+	secrets     []string
+	usesSecrets bool
 }
 
 // CompileValue parses every template inside v. Problems are reported with
@@ -276,7 +288,7 @@ func compileValue(v any, path string, problems *[]sdk.Problem) *ValueTemplate {
 			*problems = append(*problems, sdk.Problem{Path: path, Message: err.Error()})
 			return &ValueTemplate{static: x}
 		}
-		vt := &ValueTemplate{tpl: t, secret: t.UsesSecrets()}
+		vt := &ValueTemplate{tpl: t, secrets: t.SecretNames(), usesSecrets: t.UsesSecrets()}
 		for _, id := range t.Refs() {
 			vt.refs = append(vt.refs, ref{id: id, path: path})
 		}
@@ -293,7 +305,8 @@ func compileValue(v any, path string, problems *[]sdk.Problem) *ValueTemplate {
 			c := compileValue(x[k], sdk.KeyPath(path, k), problems)
 			vt.obj[k] = c
 			vt.refs = append(vt.refs, c.refs...)
-			vt.secret = vt.secret || c.secret
+			vt.secrets = append(vt.secrets, c.secrets...)
+			vt.usesSecrets = vt.usesSecrets || c.usesSecrets
 			dynamic = dynamic || c.static == nil && (c.tpl != nil || c.obj != nil || c.arr != nil)
 		}
 		if !dynamic {
@@ -307,7 +320,8 @@ func compileValue(v any, path string, problems *[]sdk.Problem) *ValueTemplate {
 			c := compileValue(e, path+"["+strconv.Itoa(i)+"]", problems)
 			vt.arr[i] = c
 			vt.refs = append(vt.refs, c.refs...)
-			vt.secret = vt.secret || c.secret
+			vt.secrets = append(vt.secrets, c.secrets...)
+			vt.usesSecrets = vt.usesSecrets || c.usesSecrets
 			dynamic = dynamic || c.static == nil && (c.tpl != nil || c.obj != nil || c.arr != nil)
 		}
 		if !dynamic {
@@ -333,7 +347,15 @@ func (vt *ValueTemplate) Refs() []string {
 }
 
 // UsesSecrets reports whether the value reads {{secrets.…}} anywhere.
-func (vt *ValueTemplate) UsesSecrets() bool { return vt != nil && vt.secret }
+func (vt *ValueTemplate) UsesSecrets() bool { return vt != nil && vt.usesSecrets }
+
+// SecretNames returns the names of the secrets the value reads.
+func (vt *ValueTemplate) SecretNames() []string {
+	if vt == nil {
+		return nil
+	}
+	return vt.secrets
+}
 
 // Render builds a fresh value with every template evaluated. The result shares
 // nothing mutable with the compiled value, so a component may change it.

@@ -2,19 +2,26 @@ package core
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
 )
 
 // Normalize turns v into plain JSON-shaped data: nil, bool, float64, string,
-// []any and map[string]any. Values that already have that shape are returned
+// []any and map[string]any. NaN and infinities, which JSON cannot carry,
+// become nil. Values that already have that shape are returned
 // as they are (no copy); anything else (structs, typed maps and slices,
 // integers) is converted, through encoding/json when there is no direct way.
 // Expressions and templates only ever see normalised data.
 func Normalize(v any) any {
 	switch x := v.(type) {
-	case nil, bool, float64, string:
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil // JSON has no NaN or infinity; records must stay encodable
+		}
+		return v
+	case nil, bool, string:
 		return v
 	case int:
 		return float64(x)
@@ -29,7 +36,7 @@ func Normalize(v any) any {
 	case uint32:
 		return float64(x)
 	case float32:
-		return float64(x)
+		return Normalize(float64(x))
 	case json.Number:
 		f, err := x.Float64()
 		if err != nil {
@@ -109,7 +116,7 @@ func Normalize(v any) any {
 	case reflect.Bool:
 		return rv.Bool()
 	case reflect.Float32, reflect.Float64:
-		return rv.Float()
+		return Normalize(rv.Float())
 	case reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {
 			return nil
@@ -129,7 +136,9 @@ var marshalerType = reflect.TypeFor[json.Marshaler]()
 // isPlain reports whether v is already JSON-shaped all the way down.
 func isPlain(v any) bool {
 	switch x := v.(type) {
-	case nil, bool, float64, string:
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case nil, bool, string:
 		return true
 	case map[string]any:
 		for _, e := range x {

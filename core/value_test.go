@@ -86,7 +86,9 @@ func TestNormalize(t *testing.T) {
 		{name: "nested non-plain in plain array", in: []any{"x", []any{int32(1), json.Number("2")}},
 			want: []any{"x", []any{1.0, 2.0}}},
 		{name: "unmarshalable", in: func() {}, want: nil},
-		{name: "infinity stays", in: math.Inf(1), want: math.Inf(1)},
+		{name: "infinity becomes null", in: math.Inf(1), want: nil},
+		{name: "NaN becomes null", in: math.NaN(), want: nil},
+		{name: "NaN inside a map becomes null", in: map[string]any{"x": math.NaN()}, want: map[string]any{"x": nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,18 +56,13 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		Secrets:  core.EnvSecrets{},
 		Observer: progress.event,
 	})
-	wf, problems, err := load(ctx, eng, files[0])
+	wf, plan, problems, err := load(ctx, eng, files[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "weft run: %v\n", err)
 		return exitUsage
 	}
 	if len(problems) > 0 {
 		printProblems(stderr, files[0], problems)
-		return exitUsage
-	}
-	plan, err := eng.Compile(ctx, wf)
-	if err != nil {
-		fmt.Fprintf(stderr, "weft run: %v\n", err)
 		return exitUsage
 	}
 	defer plan.Close(context.WithoutCancel(ctx))
@@ -82,7 +77,10 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		_ = enc.Encode(exec)
+		if err := enc.Encode(exec); err != nil {
+			fmt.Fprintf(stderr, "weft run: cannot print the execution record: %v\n", err)
+			return exitFailed
+		}
 	} else {
 		printSummary(stdout, exec)
 	}

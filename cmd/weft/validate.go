@@ -30,14 +30,15 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{})})
 	code := exitOK
 	for _, f := range files {
-		wf, problems, err := load(ctx, eng, f)
+		wf, problems, err := check(ctx, eng, f)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
-			return exitUsage
+			code = exitUsage // the others are still checked
+			continue
 		}
 		if len(problems) > 0 {
 			printProblems(stdout, f, problems)
-			code = exitFailed
+			code = max(code, exitFailed)
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: valid (%d steps)\n", f, len(wf.Steps))
@@ -45,22 +46,31 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return code
 }
 
-// load reads, parses and validates a workflow file. Problems of the
-// definition are returned as a list; err is for files that cannot be read.
-func load(ctx context.Context, eng *core.Engine, file string) (*core.Workflow, []sdk.Problem, error) {
+// check reads and validates a workflow file. Problems of the definition are
+// returned as a list; err is for files that cannot be read.
+func check(ctx context.Context, eng *core.Engine, file string) (*core.Workflow, []sdk.Problem, error) {
+	wf, plan, problems, err := load(ctx, eng, file)
+	if plan != nil {
+		_ = plan.Close(ctx)
+	}
+	return wf, problems, err
+}
+
+// load reads a workflow file and compiles it, once.
+func load(ctx context.Context, eng *core.Engine, file string) (*core.Workflow, *core.Plan, []sdk.Problem, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	wf, err := eng.ValidateDocument(ctx, data)
+	wf, plan, err := eng.Load(ctx, data)
 	if err != nil {
 		var ve *sdk.ValidationError
 		if !errors.As(err, &ve) {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return wf, ve.Problems, nil
+		return wf, nil, ve.Problems, nil
 	}
-	return wf, nil, nil
+	return wf, plan, nil, nil
 }
 
 // printProblems prints one problem per line: FILE: path: message (line L, column C).

@@ -124,8 +124,24 @@ func checkRedirect(limit int) func(*http.Request, []*http.Request) error {
 		if len(via) > limit {
 			return fmt.Errorf("stopped after %d redirects", limit)
 		}
+		// Go drops Authorization and Cookie on a redirect to another host, but
+		// forwards every other header, and workflows put API keys in headers
+		// of their own (X-Api-Key). Another host gets only harmless ones.
+		if len(via) > 0 && req.URL.Host != via[0].URL.Host {
+			for name := range req.Header {
+				if !forwardable[http.CanonicalHeaderKey(name)] {
+					req.Header.Del(name)
+				}
+			}
+		}
 		return nil
 	}
+}
+
+// forwardable are the headers a redirect to another host keeps.
+var forwardable = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Accept-Language": true,
+	"User-Agent": true, "Content-Type": true, "Idempotency-Key": true,
 }
 
 // duration applies the zero-means-default, negative-means-unlimited rule.

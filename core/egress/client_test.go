@@ -252,3 +252,49 @@ func TestNewDialerCopiesPolicy(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, conn.Close())
 }
+
+// A redirect to another host keeps only harmless headers: API keys in headers
+// of the workflow's own (X-Api-Key) must not follow it. The same host keeps them.
+func TestClientRedirectToAnotherHostDropsHeaders(t *testing.T) {
+	t.Parallel()
+	seen := make(chan http.Header, 4)
+	record := func(w http.ResponseWriter, r *http.Request) { seen <- r.Header.Clone() }
+	other := httptest.NewServer(http.HandlerFunc(record))
+	t.Cleanup(other.Close)
+	tests := []struct {
+		name    string
+		target  func(self string) string
+		keepKey bool
+	}{
+		{"same host", func(self string) string { return self + "/final" }, true},
+		{"other host", func(string) string { return other.URL + "/final" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var self string
+			first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/final" {
+					record(w, r)
+					return
+				}
+				http.Redirect(w, r, tt.target(self), http.StatusFound)
+			}))
+			t.Cleanup(first.Close)
+			self = first.URL
+			req, err := http.NewRequest(http.MethodGet, first.URL, nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Api-Key", "k-123456")
+			req.Header.Set("Accept", "application/json")
+			resp, err := egress.NewClient(egress.Options{}).Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			h := <-seen
+			require.Equal(t, "application/json", h.Get("Accept"))
+			if tt.keepKey {
+				require.Equal(t, "k-123456", h.Get("X-Api-Key"))
+			} else {
+				require.Empty(t, h.Get("X-Api-Key"))
+			}
+		})
+	}
+}

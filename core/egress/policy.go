@@ -52,6 +52,8 @@ var defaultRules = []rule{
 	{netip.MustParsePrefix("fe80::/10"), "is link-local"},
 	{netip.MustParsePrefix("fd00:ec2::254/128"), "is the AWS instance metadata endpoint (cloud metadata)"},
 	{netip.MustParsePrefix("100.100.100.200/32"), "is the Alibaba Cloud metadata endpoint (cloud metadata)"},
+	{netip.MustParsePrefix("192.0.0.192/32"), "is the Oracle Cloud metadata endpoint (cloud metadata)"},
+	{netip.MustParsePrefix("168.63.129.16/32"), "is the Azure WireServer endpoint (cloud metadata)"},
 	{netip.MustParsePrefix("224.0.0.0/4"), "is multicast"},
 	{netip.MustParsePrefix("ff00::/8"), "is multicast"},
 	{netip.MustParsePrefix("255.255.255.255/32"), "is the broadcast address"},
@@ -74,6 +76,9 @@ type embedding struct {
 
 var embeddings = []embedding{
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64", 12},
+	// RFC 8215 local-use NAT64; with the usual /96 translation prefix the
+	// IPv4 address is in the last 32 bits.
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local NAT64", 12},
 	{netip.MustParsePrefix("2002::/16"), "6to4", 2},
 	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated", 12},
 	// ::/128 and ::1/128 are handled by the rules as what they are

@@ -25,7 +25,13 @@ type Conditional struct {
 	then, els  []string
 }
 
-var _ core.EngineStep = (*Conditional)(nil)
+var (
+	_ core.EngineStep  = (*Conditional)(nil)
+	_ core.ControlFlow = (*Conditional)(nil)
+)
+
+// ControlFlow implements core.ControlFlow.
+func (*Conditional) ControlFlow() {}
 
 // Info implements sdk.Component.
 func (*Conditional) Info() sdk.Info {

@@ -23,7 +23,13 @@ type ForEach struct {
 	maxConcurrency int
 }
 
-var _ core.EngineStep = (*ForEach)(nil)
+var (
+	_ core.EngineStep  = (*ForEach)(nil)
+	_ core.ControlFlow = (*ForEach)(nil)
+)
+
+// ControlFlow implements core.ControlFlow.
+func (*ForEach) ControlFlow() {}
 
 // Info implements sdk.Component.
 func (f *ForEach) Info() sdk.Info {
@@ -64,7 +70,7 @@ func (f *ForEach) Compile(sc *core.StepCompiler) error {
 		sc.Problem("step", "is required: the step to run for each item")
 		return nil
 	}
-	f.node = sc.Nested(cfg.Step, "step")
+	f.node = sc.NestedEach(cfg.Step, "step")
 	return nil
 }
 

@@ -330,15 +330,22 @@ func parseRetryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
+// maxErrorBody bounds the response body kept in an error's details: every
+// failed attempt is recorded, and a 10 MB error page per attempt is noise.
+const maxErrorBody = 4 << 10
+
 func statusError(r *response) error {
-	e := &sdk.Error{
+	details := r.value()
+	if b, err := json.Marshal(r.body); err == nil && len(b) > maxErrorBody {
+		details["body"] = fmt.Sprintf("%s… (%d bytes, truncated)", strings.ToValidUTF8(string(b[:maxErrorBody]), ""), len(b))
+	}
+	return &sdk.Error{
 		Code:       sdk.HTTPStatusCode(r.status),
 		Message:    fmt.Sprintf("HTTP %d %s", r.status, http.StatusText(r.status)),
 		Retryable:  r.status == 408 || r.status == 429 || r.status >= 500,
 		RetryAfter: r.retryAfter,
-		Details:    r.value(),
+		Details:    details,
 	}
-	return e
 }
 
 // transportError maps a failed round trip to FORBIDDEN_ADDRESS, TIMEOUT or

@@ -20,7 +20,13 @@ type Parallel struct {
 	maxConcurrency int
 }
 
-var _ core.EngineStep = (*Parallel)(nil)
+var (
+	_ core.EngineStep  = (*Parallel)(nil)
+	_ core.ControlFlow = (*Parallel)(nil)
+)
+
+// ControlFlow implements core.ControlFlow.
+func (*Parallel) ControlFlow() {}
 
 // Info implements sdk.Component.
 func (*Parallel) Info() sdk.Info {

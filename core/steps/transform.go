@@ -386,10 +386,16 @@ func format(v any, f, layout string, decimals int) (any, error) {
 		}
 		switch f {
 		case "integer":
-			return math.Trunc(n), nil
+			n = math.Trunc(n)
 		case "round":
+			if decimals < -15 || decimals > 15 {
+				return nil, sdk.Errorf(sdk.CodeInvalidInput, "decimals must be between -15 and 15, got %d", decimals)
+			}
 			p := math.Pow(10, float64(decimals))
-			return math.Round(n*p) / p, nil
+			n = math.Round(n*p) / p
+		}
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return nil, sdk.Errorf(sdk.CodeInvalidInput, "%q is not a finite number", core.Stringify(v))
 		}
 		return n, nil
 	case "date":

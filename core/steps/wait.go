@@ -16,7 +16,13 @@ type Wait struct {
 	until    *core.ValueTemplate
 }
 
-var _ core.EngineStep = (*Wait)(nil)
+var (
+	_ core.EngineStep  = (*Wait)(nil)
+	_ core.ControlFlow = (*Wait)(nil)
+)
+
+// ControlFlow implements core.ControlFlow.
+func (*Wait) ControlFlow() {}
 
 // Info implements sdk.Component.
 func (*Wait) Info() sdk.Info {
