@@ -108,7 +108,7 @@ func checkYAML(data []byte) error {
 type aliasFinder struct{ found ast.Node }
 
 func (f *aliasFinder) Visit(n ast.Node) ast.Visitor {
-	if f.found != nil {
+	if f.found != nil || n == nil || reflect.ValueOf(n).IsNil() {
 		return nil
 	}
 	if t := n.Type(); t == ast.AliasType || t == ast.AnchorType {
