@@ -1,9 +1,11 @@
 # weft — the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
 BIN     := bin
-FUZZTIME ?= 5s
-# Fuzz targets run briefly on every `make test`; run one longer with
+# Fuzz targets run briefly on every `make test` (a count of inputs, a few
+# seconds each: a wall-clock -fuzztime can end in a spurious "context deadline
+# exceeded" on a cold cache); run one longer with
 #   go test -run='^$$' -fuzz='^FuzzValidateDocument$$' -fuzztime=5m ./core/
+FUZZTIME ?= 20000x
 FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue
 
 .PHONY: all build run test lint fuzz bench clean
