@@ -66,7 +66,7 @@ func CompileExpr(src string) (*Expr, error) {
 	}
 	prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.MaxNodes(maxExprNodes),
 		expr.Patch(builtinNames{}), expr.Patch(budgeted{}),
-		expr.Function(addFunc, budgetedAdd), expr.Function(joinFunc, budgetedJoin))
+		expr.Function(addFunc, budgetedAdd), expr.Function(joinFunc, budgetedJoin), expr.Function(repeatFunc, budgetedRepeat))
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -118,7 +118,8 @@ const (
 	maxPredicateNesting  = 2
 	budgetVar            = "$budget"
 	addFunc, joinFunc    = "_add", "_join"
-	exprTooMuchMemoryMsg = "the expression builds more than 16 MiB of text or arrays"
+	repeatFunc           = "_repeat"
+	exprTooMuchMemoryMsg = "memory budget exceeded: the expression builds more than 16 MiB of text or arrays"
 )
 
 type exprBudget struct{ left int }
@@ -131,7 +132,7 @@ func (b *exprBudget) charge(n int) error {
 	return nil
 }
 
-// budgeted rewrites a + b and join(…) into calls of functions that count what
+// budgeted rewrites a + b, join(…) and repeat(…) into calls of functions that count what
 // they build against the evaluation's budget (passed as a hidden variable).
 type budgeted struct{}
 
@@ -144,10 +145,45 @@ func (budgeted) Visit(node *ast.Node) {
 			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: addFunc}, Arguments: []ast.Node{n.Left, n.Right, budget}})
 		}
 	case *ast.BuiltinNode:
-		if n.Name == "join" {
+		switch n.Name {
+		case "join":
 			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: joinFunc}, Arguments: append(slices.Clone(n.Arguments), budget)})
+		case "repeat":
+			// expr's repeat counts its result only after building it.
+			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: repeatFunc}, Arguments: append(slices.Clone(n.Arguments), budget)})
 		}
 	}
+}
+
+// budgetedRepeat is expr's repeat, refusing before it allocates too much.
+func budgetedRepeat(params ...any) (any, error) {
+	b, args := budgetOf(params)
+	if len(args) != 2 {
+		return nil, fmt.Errorf("repeat takes a string and a count")
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("repeat: expected a string")
+	}
+	var n int
+	switch c := args[1].(type) {
+	case int:
+		n = c
+	case float64:
+		n = int(c)
+	default:
+		return nil, fmt.Errorf("repeat: the count must be a number")
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("repeat: the count must not be negative")
+	}
+	if len(s) > 0 && n > maxExprBytes/len(s) {
+		return nil, errors.New(exprTooMuchMemoryMsg)
+	}
+	if err := b.charge(len(s) * n); err != nil {
+		return nil, err
+	}
+	return strings.Repeat(s, n), nil
 }
 
 func isLiteral(n ast.Node) bool {

@@ -51,6 +51,8 @@ func TestExpressionBudgets(t *testing.T) {
 		{"concatenation in a loop", "len(map(1..20, s + s))", "more than 16 MiB"},
 		{"join of copies", "len(join(map(1..20, s)))", "more than 16 MiB"},
 		{"large range", "len(1..1000000)", "memory budget exceeded"},
+		{"repeat of a long string", `len(repeat(s, 100))`, "more than 16 MiB"},
+		{"repeat is still repeat", `repeat("ab", 3) == "ababab"`, ""},
 		{"small concatenations are fine", "len(s + s)", ""},
 		{"join is still join", `join(["a", "b"], "-") == "a-b"`, ""},
 		{"numbers still add", "1 + n == 3", ""},
