@@ -34,6 +34,7 @@ type Plan struct {
 	closers      []sdk.Closer
 	secrets      []string  // names read by {{secrets.NAME}} anywhere
 	redact       *redactor // secret values components fetched through their Host
+	ref          planRef   // where its workflow version is stored
 }
 
 func (p *Plan) addSecrets(names []string) {

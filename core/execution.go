@@ -49,6 +49,8 @@ type Execution struct {
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	DurationMs int64     `json:"durationMs"`
+	// WakeAt is when a WAITING execution, parked in the store, runs again.
+	WakeAt time.Time `json:"wakeAt,omitzero"`
 	// Steps is keyed by step id; FOR_EACH iterations appear as id[index].
 	Steps map[string]*StepState `json:"steps"`
 }
@@ -71,6 +73,8 @@ type StepState struct {
 	DurationMs int64      `json:"durationMs"`
 	// FallbackFor names the step whose failure this fallback step replaced.
 	FallbackFor string `json:"fallbackFor,omitempty"`
+	// WakeAt is when a WAITING step's wait ends.
+	WakeAt time.Time `json:"wakeAt,omitzero"`
 	// History has one entry per attempt, oldest first.
 	History []Attempt `json:"history"`
 }

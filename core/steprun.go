@@ -128,8 +128,13 @@ func nestedKey(parentKey, parentID, id string, index *int) string {
 // SkipNested records nested steps that will not run (a PARALLEL cut short),
 // so that every step of the workflow has a record.
 func (r *StepRun) SkipNested(ctx context.Context, n *Node) {
-	r.x.markSkippedAs(ctx, n, nestedKey(r.state.ID, r.node.def.ID, n.def.ID, nil), r.state.ID)
+	key := nestedKey(r.state.ID, r.node.def.ID, n.def.ID, nil)
+	states := append([]*StepState{r.x.skippedState(n, key, r.state.ID)}, r.x.skipNested(n, key)...)
+	_ = r.x.checkpoint(&Checkpoint{Steps: states})
 }
+
+// Started returns when the step started, across restarts of the execution.
+func (r *StepRun) Started() time.Time { return r.state.StartedAt }
 
 // Skip marks steps chosen against (the untaken branch of a CONDITIONAL): they
 // end SKIPPED, and so does every step that depends only on skipped steps.
@@ -141,16 +146,27 @@ func (r *StepRun) Skip(ids ...string) {
 	}
 }
 
-// Wait parks the step until the given time (or until ctx ends), recording it
-// as WAITING meanwhile.
+// Wait waits until the given time (or until ctx ends), recording the step as
+// WAITING meanwhile. The wake time is saved: a resumed execution waits for
+// the time first asked, not for a new one. A long wait of a top-level step
+// in an execution run by Work parks the execution in the store instead,
+// freeing its goroutine; it resumes at the wake time.
 func (r *StepRun) Wait(ctx context.Context, until time.Time) error {
-	d := until.Sub(r.x.e.clock.Now())
+	if !r.state.WakeAt.IsZero() {
+		until = r.state.WakeAt
+	}
+	r.state.WakeAt = until
+	now := r.x.e.clock.Now()
+	d := until.Sub(now)
 	if d <= 0 {
 		return nil
 	}
+	if r.x.canPark && r.node.parent == nil && d >= r.x.e.parkAfter {
+		return errParked
+	}
 	r.state.Status = StatusWaiting
-	r.x.save(ctx, r.state)
-	r.x.e.emit(Event{Type: EventStepWaiting, Time: r.x.e.clock.Now(), ExecutionID: r.info.ExecutionID,
+	_ = r.x.checkpoint(&Checkpoint{Steps: []*StepState{r.state}})
+	r.x.e.emit(Event{Type: EventStepWaiting, Time: now, ExecutionID: r.info.ExecutionID,
 		StepID: r.state.ID, StepType: r.node.def.Type, Status: StatusWaiting, Attempt: r.info.Attempt})
 	err := sleep(ctx, r.x.e.clock, d)
 	r.state.Status = StatusRunning

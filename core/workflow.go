@@ -2,6 +2,8 @@ package core
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -154,3 +156,18 @@ func (b BreakerRef) Config() BreakerConfig {
 
 // Millis converts a millisecond count from the workflow contract to a Duration.
 func Millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// DefinitionHash identifies a definition's content: the same steps, config,
+// variables and settings give the same hash, whatever the id, version and
+// status (which change without making a new version).
+func DefinitionHash(wf *Workflow) (string, error) {
+	cp := *wf
+	cp.ID, cp.Version, cp.Status = "", 0, ""
+	cp.source = nil
+	b, err := json.Marshal(&cp)
+	if err != nil {
+		return "", fmt.Errorf("hash definition: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

@@ -60,7 +60,12 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the local cause.
-func (e *Error) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // Errorf returns a non-retryable *Error with the given code. Causes wrapped
 // with %w stay reachable through errors.Is and errors.As.

@@ -91,7 +91,7 @@ func waitUntil(v any) (time.Time, error) {
 
 // Execute implements core.EngineStep.
 func (w *Wait) Execute(ctx context.Context, r *core.StepRun) (any, error) {
-	start := r.Clock().Now()
+	start := r.Started() // kept across restarts: the wait is not started over
 	var until time.Time
 	if w.duration != nil {
 		v, err := r.Render(ctx, w.duration)

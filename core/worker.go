@@ -1,0 +1,338 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/weftworks/weft/sdk"
+)
+
+// DefaultLeaseDuration is how long an engine holds an execution without
+// renewing its lease. Another engine takes the execution over once it expires.
+const DefaultLeaseDuration = 30 * time.Second
+
+// Execution lifecycle events besides those in engine.go.
+const (
+	EventExecutionParked  = "execution.parked"
+	EventExecutionResumed = "execution.resumed"
+)
+
+// planRef is where a plan's workflow version is stored.
+type planRef struct {
+	once    sync.Once
+	id      string
+	version int
+	err     error
+}
+
+// stored makes sure the plan's workflow version is in the store, so that any
+// engine can resume its executions, and returns its id and version.
+func (e *Engine) stored(ctx context.Context, p *Plan) (string, int, error) {
+	p.ref.once.Do(func() {
+		p.ref.id, p.ref.version = p.wf.ID, p.wf.Version
+		if p.ref.id == "" || p.ref.version == 0 {
+			p.ref.id, p.ref.version, p.ref.err = e.store.SaveDefinition(ctx, p.wf)
+		}
+		if p.ref.err == nil {
+			e.mu.Lock()
+			e.plans[planKey(p.ref.id, p.ref.version)] = p
+			e.mu.Unlock()
+		}
+	})
+	return p.ref.id, p.ref.version, p.ref.err
+}
+
+func planKey(id string, version int) string { return fmt.Sprintf("%s@%d", id, version) }
+
+// planFor returns the compiled plan of a stored workflow version.
+func (e *Engine) planFor(ctx context.Context, id string, version int) (*Plan, error) {
+	key := planKey(id, version)
+	e.mu.Lock()
+	p, ok := e.plans[key]
+	e.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	wf, err := e.store.GetDefinition(ctx, id, version)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s version %d: %w", id, version, err)
+	}
+	p, err = e.Compile(ctx, wf)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s version %d: %w", id, version, err)
+	}
+	p.ref.once.Do(func() { p.ref.id, p.ref.version = id, version })
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if prev, ok := e.plans[key]; ok {
+		_ = p.Close(ctx)
+		return prev, nil
+	}
+	e.plans[key] = p
+	return p, nil
+}
+
+func (e *Engine) newExecution(id, wfID string, version int, plan *Plan, input any) *Execution {
+	now := e.clock.Now()
+	return &Execution{
+		ID: id, WorkflowID: wfID, WorkflowName: plan.wf.Name, WorkflowVersion: version,
+		Status: StatusPending, Input: DeepCopy(Normalize(input)), CreatedAt: now,
+		Steps: map[string]*StepState{},
+	}
+}
+
+// Submit stores a new execution of a plan and returns its id at once; an
+// engine running Work (this one or another sharing the store) runs it.
+func (e *Engine) Submit(ctx context.Context, plan *Plan, input any) (string, error) {
+	wfID, version, err := e.stored(ctx, plan)
+	if err != nil {
+		return "", fmt.Errorf("submit: %w", err)
+	}
+	exec := e.newExecution(e.newID(), wfID, version, plan, input)
+	if err := e.store.CreateExecution(ctx, exec, nil); err != nil {
+		return "", fmt.Errorf("submit: %w", err)
+	}
+	e.signal(ctx)
+	return exec.ID, nil
+}
+
+// signal wakes this engine's workers and, through the store, other engines'.
+func (e *Engine) signal(ctx context.Context) {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	if n, ok := e.store.(Notifier); ok {
+		if err := n.Notify(ctx); err != nil {
+			e.log.Warn("notify engines", "err", err)
+		}
+	}
+}
+
+// Execute runs a plan to the end in this goroutine and returns the execution
+// record. The execution is stored (claimed by this engine) before it starts,
+// so with a durable store another engine resumes it if this process dies.
+// Long WAITs block here instead of parking. The error is non-nil only when
+// the execution could not be stored at all; a failed execution is reported
+// through its status.
+func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution, error) {
+	wfID, version, err := e.stored(ctx, plan)
+	if err != nil {
+		return nil, fmt.Errorf("record execution: %w", err)
+	}
+	exec := e.newExecution(e.newID(), wfID, version, plan, input)
+	exec.Status, exec.StartedAt = StatusRunning, exec.CreatedAt
+	lease := Lease{Owner: e.owner, Token: rand.Int64N(1 << 52), Until: e.clock.Now().Add(e.leaseFor)}
+	x := e.newRun(ctx, plan, exec, lease, nil) // the scope keeps the real input
+	exec.Input = x.scope.x.redact.scrub(exec.Input)
+	if err := e.store.CreateExecution(ctx, exec, &lease); err != nil {
+		return nil, fmt.Errorf("record execution: %w", err)
+	}
+	e.emit(Event{Type: EventExecutionStarted, Time: exec.StartedAt, ExecutionID: exec.ID, Status: StatusRunning})
+	stop := e.keeper.hold(x)
+	defer stop()
+	x.drive(ctx)
+	return exec, nil
+}
+
+// WorkOptions configure Work.
+type WorkOptions struct {
+	// Concurrency is the number of executions run at once; default 32.
+	Concurrency int
+	// Poll is how often to look for executions whose engine died (expired
+	// leases) and for work when the store cannot notify; default half the
+	// lease duration.
+	Poll time.Duration
+}
+
+// Work runs executions from the store until ctx ends: submitted ones, parked
+// ones whose wake time has come, and those of engines that stopped (their
+// lease expired). Several engines may share a store. When ctx ends, Work
+// stops taking work and returns once the executions it runs have stopped;
+// their leases run out and another engine resumes them from their checkpoints.
+func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 32
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = e.leaseFor / 2
+	}
+	// When ctx ends the runs stop as a shutdown, not a cancellation: their
+	// executions go back to the store unfinished.
+	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(nil)
+	go func() {
+		<-ctx.Done()
+		stopRuns(errShutdown)
+	}()
+	var notified <-chan struct{}
+	if n, ok := e.store.(Notifier); ok {
+		c, err := n.Subscribe(ctx)
+		if err != nil {
+			return fmt.Errorf("subscribe to the store: %w", err)
+		}
+		notified = c
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, opts.Concurrency)
+	freed := make(chan struct{}, 1)
+	for {
+		free := cap(slots) - len(slots)
+		claimed := 0
+		if free > 0 {
+			claims, err := e.store.Claim(ctx, e.owner, free, e.clock.Now(), e.leaseFor)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("claim executions", "err", err)
+			}
+			claimed = len(claims)
+			for _, c := range claims {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e.resume(runCtx, c)
+					<-slots
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
+		if claimed > 0 && claimed == free {
+			continue // there may be more: claim again as soon as a slot frees
+		}
+		wait := opts.Poll
+		if next, ok, err := e.store.NextWake(ctx); err == nil && ok {
+			wait = min(wait, max(next.Sub(e.clock.Now()), 0))
+		}
+		timer := e.clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-e.wake:
+		case <-notified:
+		case <-freed:
+		case <-timer.Chan():
+		}
+		timer.Stop()
+	}
+}
+
+// resume runs a claimed execution from its checkpoints.
+func (e *Engine) resume(ctx context.Context, c Claimed) {
+	exec := c.Execution
+	exec.Steps = map[string]*StepState{}
+	fail := func(err error) {
+		now := e.clock.Now()
+		h := *exec
+		h.Steps = nil
+		h.Status, h.FinishedAt = StatusFailed, now
+		h.Error = &sdk.Error{Code: sdk.CodeInternal, Message: err.Error()}
+		if cerr := e.store.Checkpoint(context.WithoutCancel(ctx), exec.ID, c.Lease, &Checkpoint{Execution: &h, Release: true}); cerr != nil {
+			e.log.Error("record execution", "execution", exec.ID, "err", cerr)
+		}
+	}
+	plan, err := e.planFor(ctx, exec.WorkflowID, exec.WorkflowVersion)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("resume execution", "execution", exec.ID, "err", err)
+			fail(err)
+		}
+		return
+	}
+	rs, err := e.store.LoadRun(ctx, exec.ID)
+	if err != nil {
+		e.log.Error("load execution", "execution", exec.ID, "err", err)
+		return // the lease runs out; another attempt later
+	}
+	resumed := exec.Status != StatusPending
+	if !resumed {
+		exec.StartedAt = e.clock.Now()
+	}
+	exec.Status, exec.WakeAt = StatusRunning, time.Time{}
+	x := e.newRun(ctx, plan, exec, c.Lease, rs)
+	x.canPark = e.parkAfter > 0
+	stop := e.keeper.hold(x)
+	defer stop()
+	if err := x.checkpoint(&Checkpoint{Execution: x.header()}); err != nil {
+		return
+	}
+	ev := EventExecutionStarted
+	if resumed {
+		ev = EventExecutionResumed
+	}
+	e.emit(Event{Type: ev, Time: e.clock.Now(), ExecutionID: exec.ID, Status: StatusRunning})
+	x.drive(ctx)
+}
+
+// leaseKeeper renews the leases of the executions this engine runs and stops
+// those whose lease it lost.
+type leaseKeeper struct {
+	e    *Engine
+	mu   sync.Mutex
+	runs map[string]*run
+	on   bool
+}
+
+// hold keeps x's lease renewed until the returned function is called.
+func (k *leaseKeeper) hold(x *run) func() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.runs == nil {
+		k.runs = map[string]*run{}
+	}
+	k.runs[x.exec.ID] = x
+	if !k.on {
+		k.on = true
+		go k.loop()
+	}
+	return func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		delete(k.runs, x.exec.ID)
+	}
+}
+
+func (k *leaseKeeper) loop() {
+	every := k.e.leaseFor / 3
+	for {
+		t := k.e.clock.NewTimer(every)
+		<-t.Chan()
+		k.mu.Lock()
+		if len(k.runs) == 0 {
+			k.on = false
+			k.mu.Unlock()
+			return
+		}
+		leases := make(map[string]int64, len(k.runs))
+		for id, x := range k.runs {
+			leases[id] = x.lease.Token
+		}
+		k.mu.Unlock()
+		lost, err := k.e.store.Renew(context.Background(), k.e.owner, leases, k.e.clock.Now().Add(k.e.leaseFor))
+		if err != nil {
+			k.e.log.Error("renew leases", "err", err)
+			continue
+		}
+		for _, id := range lost {
+			k.mu.Lock()
+			x := k.runs[id]
+			k.mu.Unlock()
+			if x != nil {
+				x.mu.Lock()
+				x.lost = true
+				x.mu.Unlock()
+				if x.stop != nil {
+					x.stop(errLeaseLost)
+				}
+				k.e.log.Warn("lease lost; another engine runs the execution now", "execution", id)
+			}
+		}
+	}
+}
