@@ -182,4 +182,3 @@ func (e *Engine) emit(ev Event) {
 		e.observer(ev)
 	}
 }
-
