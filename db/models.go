@@ -1,0 +1,323 @@
+package db
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// WorkflowStatus is the lifecycle state of a workflow definition.
+type WorkflowStatus string
+
+// Workflow statuses.
+const (
+	WorkflowDraft     WorkflowStatus = "DRAFT"
+	WorkflowActive    WorkflowStatus = "ACTIVE"
+	WorkflowPaused    WorkflowStatus = "PAUSED"
+	WorkflowCompleted WorkflowStatus = "COMPLETED"
+	WorkflowFailed    WorkflowStatus = "FAILED"
+	WorkflowCancelled WorkflowStatus = "CANCELLED"
+)
+
+// ExecutionStatus is the status of an execution or a step.
+type ExecutionStatus string
+
+// Execution statuses (steps also SKIPPED and INTERRUPTED).
+const (
+	ExecutionPending     ExecutionStatus = "PENDING"
+	ExecutionRunning     ExecutionStatus = "RUNNING"
+	ExecutionWaiting     ExecutionStatus = "WAITING"
+	ExecutionCompleted   ExecutionStatus = "COMPLETED"
+	ExecutionFailed      ExecutionStatus = "FAILED"
+	ExecutionCancelled   ExecutionStatus = "CANCELLED"
+	ExecutionTimedOut    ExecutionStatus = "TIMED_OUT"
+	ExecutionSkipped     ExecutionStatus = "SKIPPED"
+	ExecutionInterrupted ExecutionStatus = "INTERRUPTED"
+)
+
+// HTTPMethod is the method of a webhook.
+type HTTPMethod string
+
+// HTTP methods.
+const (
+	MethodGet     HTTPMethod = "GET"
+	MethodPost    HTTPMethod = "POST"
+	MethodPut     HTTPMethod = "PUT"
+	MethodPatch   HTTPMethod = "PATCH"
+	MethodDelete  HTTPMethod = "DELETE"
+	MethodHead    HTTPMethod = "HEAD"
+	MethodOptions HTTPMethod = "OPTIONS"
+)
+
+// CircuitBreakerState is the state of a circuit breaker.
+type CircuitBreakerState string
+
+// Circuit breaker states.
+const (
+	BreakerClosed   CircuitBreakerState = "CLOSED"
+	BreakerOpen     CircuitBreakerState = "OPEN"
+	BreakerHalfOpen CircuitBreakerState = "HALF_OPEN"
+)
+
+// JSON is a JSON column: JSONB on PostgreSQL, TEXT on SQLite.
+type JSON []byte
+
+// Value implements driver.Valuer.
+func (j JSON) Value() (driver.Value, error) {
+	if j == nil {
+		return nil, nil
+	}
+	return string(j), nil
+}
+
+// Scan implements sql.Scanner.
+func (j *JSON) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*j = nil
+	case []byte:
+		*j = append(JSON(nil), v...)
+	case string:
+		*j = JSON(v)
+	default:
+		return fmt.Errorf("JSON column: cannot scan %T", src)
+	}
+	return nil
+}
+
+// toJSON encodes v; nil stays NULL.
+func toJSON(v any) (JSON, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(b) == "null" {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// fromJSON decodes a column into v; NULL leaves v alone.
+func fromJSON(j JSON, v any) error {
+	if len(j) == 0 {
+		return nil
+	}
+	return json.Unmarshal(j, v)
+}
+
+// micros stores a time as microseconds since the epoch; zero is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros reads a time stored by micros.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// Workflow is a stored workflow: its current definition and version.
+type Workflow struct {
+	bun.BaseModel `bun:"table:workflows"`
+
+	ID          string `bun:"id,pk"`
+	Name        string
+	Description string
+	Category    string
+	Status      WorkflowStatus
+	Version     int
+	Definition  JSON
+	Tags        JSON
+	CreatedAt   int64
+	UpdatedAt   int64
+	DeletedAt   int64
+}
+
+// WorkflowVersion is an immutable version of a workflow's definition.
+type WorkflowVersion struct {
+	bun.BaseModel `bun:"table:workflow_versions"`
+
+	WorkflowID string `bun:"workflow_id,pk"`
+	Version    int    `bun:"version,pk"`
+	Definition JSON
+	Hash       string
+	CreatedAt  int64
+}
+
+// WorkflowExecution is one run of a workflow version.
+type WorkflowExecution struct {
+	bun.BaseModel `bun:"table:workflow_executions"`
+
+	ID              string `bun:"id,pk"`
+	WorkflowID      string
+	WorkflowVersion int
+	WorkflowName    string
+	Status          ExecutionStatus
+	Input           JSON
+	Output          JSON
+	Error           JSON
+	FailedStep      string
+	IdempotencyKey  *string
+	CreatedAt       int64
+	StartedAt       int64
+	FinishedAt      int64
+	DurationMs      int64
+	WakeAt          int64
+	LeaseOwner      string
+	LeaseToken      int64
+	LeaseUntil      int64
+	UpdatedAt       int64
+}
+
+// StepExecution is one attempt of one step of an execution. A step that
+// never ran (SKIPPED) has one row with attempt 0. The step_* columns describe
+// the step as a whole and are the same on all its rows.
+type StepExecution struct {
+	bun.BaseModel `bun:"table:step_executions"`
+
+	ExecutionID    string `bun:"execution_id,pk"`
+	StepKey        string `bun:"step_key,pk"`
+	Attempt        int    `bun:"attempt,pk"`
+	StepID         string
+	StepType       string
+	ParentKey      string
+	ItemIndex      *int
+	FallbackFor    string
+	Status         ExecutionStatus
+	StepStatus     ExecutionStatus
+	Input          JSON
+	Output         JSON
+	Error          JSON
+	StepError      JSON
+	StepStartedAt  int64
+	StepFinishedAt int64
+	StepDurationMs int64
+	StartedAt      int64
+	FinishedAt     int64
+	DurationMs     int64
+	RetryDelayMs   int64
+	WakeAt         int64
+}
+
+// StepResult is the checkpointed outcome of a top-level step.
+type StepResult struct {
+	bun.BaseModel `bun:"table:step_results"`
+
+	ExecutionID string `bun:"execution_id,pk"`
+	StepID      string `bun:"step_id,pk"`
+	Status      ExecutionStatus
+	OK          bool `bun:"ok"`
+	Output      JSON
+	Error       JSON
+	Skips       JSON
+}
+
+// CircuitBreaker is the shared state of one service's breaker.
+type CircuitBreaker struct {
+	bun.BaseModel `bun:"table:circuit_breakers"`
+
+	ServiceID           string `bun:"service_id,pk"`
+	State               CircuitBreakerState
+	Config              JSON
+	ConfigSource        string
+	ConsecutiveFailures int
+	HalfOpenCalls       int
+	HalfOpenSuccesses   int
+	OpenedAt            int64
+	StateChangedAt      int64
+	LastFailureAt       int64
+	LastSuccessAt       int64
+	TotalCalls          int64
+	TotalSuccesses      int64
+	TotalFailures       int64
+	TotalRejections     int64
+	Generation          int64
+	UpdatedAt           int64
+}
+
+// Webhook is an outbound webhook registration.
+type Webhook struct {
+	bun.BaseModel `bun:"table:webhooks"`
+
+	ID         string `bun:"id,pk"`
+	WorkflowID string
+	URL        string `bun:"url"`
+	Method     HTTPMethod
+	Events     JSON
+	SecretName string
+	IsActive   bool
+	CreatedAt  int64
+	UpdatedAt  int64
+}
+
+// WebhookEvent is one webhook delivery.
+type WebhookEvent struct {
+	bun.BaseModel `bun:"table:webhook_events"`
+
+	ID             string `bun:"id,pk"`
+	WebhookID      string
+	ExecutionID    string
+	StepKey        string
+	EventType      string
+	Payload        JSON
+	Status         string
+	ResponseStatus int
+	Attempts       int
+	Error          JSON
+	CreatedAt      int64
+	DeliveredAt    int64
+}
+
+// TransformationRule is a stored script usable as a transform or step.
+type TransformationRule struct {
+	bun.BaseModel `bun:"table:transformation_rules"`
+
+	ID          string `bun:"id,pk"`
+	Name        string
+	Description string
+	Language    string
+	Source      string
+	Config      JSON
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
+// OrchestrationMetrics aggregates the executions of a workflow per time bucket.
+type OrchestrationMetrics struct {
+	bun.BaseModel `bun:"table:orchestration_metrics"`
+
+	WorkflowID      string `bun:"workflow_id,pk"`
+	BucketStart     int64  `bun:"bucket_start,pk"`
+	Executions      int64
+	Completed       int64
+	Failed          int64
+	Cancelled       int64
+	TimedOut        int64
+	TotalDurationMs int64
+	MaxDurationMs   int64
+	UpdatedAt       int64
+}
+
+// WorkflowTemplate is a reusable workflow definition.
+type WorkflowTemplate struct {
+	bun.BaseModel `bun:"table:workflow_templates"`
+
+	ID          string `bun:"id,pk"`
+	Name        string
+	Description string
+	Category    string
+	Definition  JSON
+	CreatedAt   int64
+	UpdatedAt   int64
+}

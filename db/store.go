@@ -1,0 +1,492 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/sdk"
+)
+
+// Store implements core.Store on the database.
+type Store struct {
+	db  *DB
+	now func() time.Time
+}
+
+var _ core.Store = (*Store)(nil)
+
+// Store returns the core.Store of the database.
+func (d *DB) Store() *Store {
+	return &Store{db: d, now: time.Now}
+}
+
+// WithClock returns a store that stamps rows with now (tests).
+func (s *Store) WithClock(now func() time.Time) *Store {
+	return &Store{db: s.db, now: now}
+}
+
+// write runs fn in the group commit.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return s.db.batch.do(ctx, fn)
+}
+
+// executionRow turns an execution header into its row.
+func executionRow(x *core.Execution, lease *core.Lease, now time.Time) (*WorkflowExecution, error) {
+	in, err := toJSON(x.Input)
+	if err != nil {
+		return nil, fmt.Errorf("execution input: %w", err)
+	}
+	out, err := toJSON(x.Output)
+	if err != nil {
+		return nil, fmt.Errorf("execution output: %w", err)
+	}
+	var errJSON JSON
+	if x.Error != nil {
+		if errJSON, err = toJSON(x.Error); err != nil {
+			return nil, err
+		}
+	}
+	row := &WorkflowExecution{
+		ID: x.ID, WorkflowID: x.WorkflowID, WorkflowVersion: x.WorkflowVersion, WorkflowName: x.WorkflowName,
+		Status: ExecutionStatus(x.Status), Input: in, Output: out, Error: errJSON, FailedStep: x.FailedStep,
+		CreatedAt: micros(x.CreatedAt), StartedAt: micros(x.StartedAt), FinishedAt: micros(x.FinishedAt),
+		DurationMs: x.DurationMs, WakeAt: micros(x.WakeAt), UpdatedAt: micros(now),
+	}
+	if lease != nil {
+		row.LeaseOwner, row.LeaseToken, row.LeaseUntil = lease.Owner, lease.Token, micros(lease.Until)
+	}
+	return row, nil
+}
+
+// header turns a row into an execution header.
+func (r *WorkflowExecution) header() (*core.Execution, error) {
+	x := &core.Execution{
+		ID: r.ID, WorkflowID: r.WorkflowID, WorkflowVersion: r.WorkflowVersion, WorkflowName: r.WorkflowName,
+		Status: core.Status(r.Status), FailedStep: r.FailedStep,
+		CreatedAt: fromMicros(r.CreatedAt), StartedAt: fromMicros(r.StartedAt), FinishedAt: fromMicros(r.FinishedAt),
+		DurationMs: r.DurationMs, WakeAt: fromMicros(r.WakeAt), Steps: map[string]*core.StepState{},
+	}
+	if err := fromJSON(r.Input, &x.Input); err != nil {
+		return nil, fmt.Errorf("execution %s input: %w", r.ID, err)
+	}
+	if err := fromJSON(r.Output, &x.Output); err != nil {
+		return nil, fmt.Errorf("execution %s output: %w", r.ID, err)
+	}
+	if len(r.Error) > 0 {
+		x.Error = &sdk.Error{}
+		if err := fromJSON(r.Error, x.Error); err != nil {
+			return nil, fmt.Errorf("execution %s error: %w", r.ID, err)
+		}
+	}
+	return x, nil
+}
+
+// CreateExecution implements core.ExecutionStore.
+func (s *Store) CreateExecution(ctx context.Context, x *core.Execution, lease *core.Lease) error {
+	row, err := executionRow(x, lease, s.now())
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(row).Exec(ctx)
+		return err
+	})
+}
+
+// claimableSQL selects the executions an engine may claim at ?now (twice).
+const claimableSQL = `lease_until <= ? AND (status = 'PENDING' OR status = 'RUNNING' OR (status = 'WAITING' AND wake_at <= ?))`
+
+// Claim implements core.ExecutionStore. On PostgreSQL the rows are locked
+// with FOR UPDATE SKIP LOCKED, so engines sharing the database never claim
+// the same execution nor wait for each other.
+func (s *Store) Claim(ctx context.Context, owner string, n int, now time.Time, leaseFor time.Duration) ([]core.Claimed, error) {
+	var rows []WorkflowExecution
+	lock := ""
+	if s.db.pg {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	t := micros(now)
+	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		rows = rows[:0]
+		return tx.NewRaw(`UPDATE workflow_executions SET lease_owner = ?, lease_token = lease_token + 1, lease_until = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM workflow_executions WHERE `+claimableSQL+` ORDER BY created_at LIMIT ?`+lock+`)
+			RETURNING *`, owner, micros(now.Add(leaseFor)), micros(s.now()), t, t, n).Scan(ctx, &rows)
+	})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim executions: %w", err)
+	}
+	out := make([]core.Claimed, 0, len(rows))
+	for i := range rows {
+		h, err := rows[i].header()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, core.Claimed{Execution: h, Lease: core.Lease{Owner: owner, Token: rows[i].LeaseToken, Until: fromMicros(rows[i].LeaseUntil)}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Execution.CreatedAt.Before(out[j].Execution.CreatedAt) })
+	return out, nil
+}
+
+// Renew implements core.ExecutionStore.
+func (s *Store) Renew(ctx context.Context, owner string, leases map[string]int64, until time.Time) ([]string, error) {
+	var lost []string
+	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		lost = lost[:0]
+		for id, token := range leases {
+			res, err := tx.NewUpdate().Table("workflow_executions").Set("lease_until = ?", micros(until)).
+				Where("id = ? AND lease_owner = ? AND lease_token = ?", id, owner, token).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				lost = append(lost, id)
+			}
+		}
+		return nil
+	})
+	sort.Strings(lost)
+	return lost, err
+}
+
+// stepRows turns a step state into its rows: one per attempt (or one with
+// attempt 0 for a step that never ran).
+func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
+	stepErr, err := toJSON(st.Error)
+	if err != nil {
+		return nil, err
+	}
+	out, err := toJSON(st.Output)
+	if err != nil {
+		return nil, fmt.Errorf("step %s output: %w", st.ID, err)
+	}
+	in, err := toJSON(st.Input)
+	if err != nil {
+		return nil, fmt.Errorf("step %s input: %w", st.ID, err)
+	}
+	base := StepExecution{
+		ExecutionID: execID, StepKey: st.ID, StepID: st.ID, StepType: st.Type, ParentKey: st.Parent,
+		ItemIndex: st.Index, FallbackFor: st.FallbackFor, StepStatus: ExecutionStatus(st.Status), StepError: stepErr,
+		StepStartedAt: micros(st.StartedAt), StepFinishedAt: micros(st.FinishedAt), StepDurationMs: st.DurationMs,
+		WakeAt: micros(st.WakeAt),
+	}
+	if len(st.History) == 0 {
+		r := base
+		r.Status, r.Input, r.Output = ExecutionStatus(st.Status), in, out
+		return []StepExecution{r}, nil
+	}
+	rows := make([]StepExecution, len(st.History))
+	for i, h := range st.History {
+		r := base
+		r.Attempt, r.Status = h.Attempt, ExecutionStatus(h.Status)
+		r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs = micros(h.StartedAt), micros(h.FinishedAt), h.DurationMs, h.RetryDelayMs
+		if h.Error != nil {
+			if r.Error, err = toJSON(h.Error); err != nil {
+				return nil, err
+			}
+		}
+		if i == 0 {
+			r.Input = in
+		}
+		if i == len(st.History)-1 {
+			r.Output = out
+		}
+		rows[i] = r
+	}
+	return rows, nil
+}
+
+// states assembles step states from their rows (sorted by key, attempt).
+func states(rows []StepExecution) (map[string]*core.StepState, error) {
+	out := map[string]*core.StepState{}
+	for _, r := range rows {
+		st, ok := out[r.StepKey]
+		if !ok {
+			st = &core.StepState{
+				ID: r.StepKey, Type: r.StepType, Status: core.Status(r.StepStatus), Parent: r.ParentKey, Index: r.ItemIndex,
+				FallbackFor: r.FallbackFor, StartedAt: fromMicros(r.StepStartedAt), FinishedAt: fromMicros(r.StepFinishedAt),
+				DurationMs: r.StepDurationMs, WakeAt: fromMicros(r.WakeAt), History: []core.Attempt{},
+			}
+			if len(r.StepError) > 0 {
+				st.Error = &sdk.Error{}
+				if err := fromJSON(r.StepError, st.Error); err != nil {
+					return nil, err
+				}
+			}
+			if err := fromJSON(r.Input, &st.Input); err != nil {
+				return nil, err
+			}
+			out[r.StepKey] = st
+		}
+		if len(r.Output) > 0 {
+			if err := fromJSON(r.Output, &st.Output); err != nil {
+				return nil, err
+			}
+		}
+		if r.Attempt == 0 {
+			continue
+		}
+		a := core.Attempt{Attempt: r.Attempt, Status: core.Status(r.Status), StartedAt: fromMicros(r.StartedAt),
+			FinishedAt: fromMicros(r.FinishedAt), DurationMs: r.DurationMs, RetryDelayMs: r.RetryDelayMs}
+		if len(r.Error) > 0 {
+			a.Error = &sdk.Error{}
+			if err := fromJSON(r.Error, a.Error); err != nil {
+				return nil, err
+			}
+		}
+		st.History = append(st.History, a)
+		st.Attempts = r.Attempt
+	}
+	return out, nil
+}
+
+func (s *Store) stepRowsOf(ctx context.Context, id string) ([]StepExecution, error) {
+	var rows []StepExecution
+	err := s.db.bun.NewSelect().Model(&rows).Where("execution_id = ?", id).Order("step_key", "attempt").Scan(ctx)
+	return rows, err
+}
+
+// LoadRun implements core.ExecutionStore.
+func (s *Store) LoadRun(ctx context.Context, id string) (*core.RunState, error) {
+	rows, err := s.stepRowsOf(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load steps of %s: %w", id, err)
+	}
+	st, err := states(rows)
+	if err != nil {
+		return nil, fmt.Errorf("load steps of %s: %w", id, err)
+	}
+	var results []StepResult
+	if err := s.db.bun.NewSelect().Model(&results).Where("execution_id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load results of %s: %w", id, err)
+	}
+	rs := &core.RunState{Steps: st, Results: make(map[string]core.StepResult, len(results))}
+	for _, r := range results {
+		res := core.StepResult{StepID: r.StepID, Status: core.Status(r.Status), OK: r.OK}
+		if err := fromJSON(r.Output, &res.Output); err != nil {
+			return nil, err
+		}
+		if len(r.Error) > 0 {
+			res.Error = &sdk.Error{}
+			if err := fromJSON(r.Error, res.Error); err != nil {
+				return nil, err
+			}
+		}
+		if err := fromJSON(r.Skips, &res.Skips); err != nil {
+			return nil, err
+		}
+		rs.Results[r.StepID] = res
+	}
+	return rs, nil
+}
+
+// Checkpoint implements core.ExecutionStore: the step states, the results
+// and the header are written in one transaction, if the lease is still held.
+func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp *core.Checkpoint) error {
+	// Encode outside the commit: the committer is shared by every execution.
+	var steps []StepExecution
+	for _, st := range cp.Steps {
+		rows, err := stepRows(id, st)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, rows...)
+	}
+	results := make([]StepResult, 0, len(cp.Results))
+	for _, r := range cp.Results {
+		out, err := toJSON(r.Output)
+		if err != nil {
+			return fmt.Errorf("result of %s: %w", r.StepID, err)
+		}
+		errJSON, err := toJSON(r.Error)
+		if err != nil {
+			return err
+		}
+		skips, err := toJSON(r.Skips)
+		if err != nil {
+			return err
+		}
+		results = append(results, StepResult{ExecutionID: id, StepID: r.StepID, Status: ExecutionStatus(r.Status), OK: r.OK, Output: out, Error: errJSON, Skips: skips})
+	}
+	var hdr *WorkflowExecution
+	if cp.Execution != nil {
+		var err error
+		if hdr, err = executionRow(cp.Execution, nil, s.now()); err != nil {
+			return err
+		}
+	}
+	now := micros(s.now())
+	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Table("workflow_executions").Set("updated_at = ?", now)
+		if hdr != nil {
+			q = q.Set("status = ?", hdr.Status).Set("output = ?", hdr.Output).Set("error = ?", hdr.Error).
+				Set("input = ?", hdr.Input).Set("failed_step = ?", hdr.FailedStep).Set("started_at = ?", hdr.StartedAt).
+				Set("finished_at = ?", hdr.FinishedAt).Set("duration_ms = ?", hdr.DurationMs).Set("wake_at = ?", hdr.WakeAt)
+		}
+		if cp.Release {
+			q = q.Set("lease_owner = ''").Set("lease_until = 0")
+		}
+		res, err := q.Where("id = ? AND lease_owner = ? AND lease_token = ?", id, lease.Owner, lease.Token).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return core.ErrLeaseLost
+		}
+		if len(steps) > 0 {
+			if _, err := tx.NewInsert().Model(&steps).
+				On("CONFLICT (execution_id, step_key, attempt) DO UPDATE").
+				Set("status = EXCLUDED.status, step_status = EXCLUDED.step_status, input = EXCLUDED.input, output = EXCLUDED.output").
+				Set("error = EXCLUDED.error, step_error = EXCLUDED.step_error, step_started_at = EXCLUDED.step_started_at").
+				Set("step_finished_at = EXCLUDED.step_finished_at, step_duration_ms = EXCLUDED.step_duration_ms").
+				Set("started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms").
+				Set("retry_delay_ms = EXCLUDED.retry_delay_ms, wake_at = EXCLUDED.wake_at").
+				Exec(ctx); err != nil {
+				return fmt.Errorf("save steps: %w", err)
+			}
+		}
+		if len(results) > 0 {
+			if _, err := tx.NewInsert().Model(&results).
+				On("CONFLICT (execution_id, step_id) DO UPDATE").
+				Set("status = EXCLUDED.status, ok = EXCLUDED.ok, output = EXCLUDED.output, error = EXCLUDED.error, skips = EXCLUDED.skips").
+				Exec(ctx); err != nil {
+				return fmt.Errorf("save results: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// GetExecution implements core.ExecutionStore.
+func (s *Store) GetExecution(ctx context.Context, id string) (*core.Execution, error) {
+	row := new(WorkflowExecution)
+	if err := s.db.bun.NewSelect().Model(row).Where("id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("get execution %s: %w", id, err)
+	}
+	x, err := row.header()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.stepRowsOf(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get steps of %s: %w", id, err)
+	}
+	if x.Steps, err = states(rows); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// NextWake implements core.ExecutionStore.
+func (s *Store) NextWake(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := s.db.bun.NewSelect().Table("workflow_executions").ColumnExpr("MIN(wake_at)").
+		Where("status = 'WAITING'").Scan(ctx, &next)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if !next.Valid || next.Int64 == 0 {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(next.Int64), true, nil
+}
+
+// SaveDefinition implements core.DefinitionStore: the same definition saved
+// again is the same version; a changed one becomes the next version.
+func (s *Store) SaveDefinition(ctx context.Context, wf *core.Workflow) (string, int, error) {
+	hash, err := core.DefinitionHash(wf)
+	if err != nil {
+		return "", 0, err
+	}
+	def, err := json.Marshal(wf)
+	if err != nil {
+		return "", 0, err
+	}
+	tags, err := toJSON(wf.Tags)
+	if err != nil {
+		return "", 0, err
+	}
+	var id string
+	var version int
+	now := micros(s.now())
+	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		id, version = wf.ID, 0
+		var existing []WorkflowVersion
+		q := tx.NewSelect().Model(&existing).Where("hash = ?", hash)
+		if id != "" {
+			q = q.Where("workflow_id = ?", id)
+		} else {
+			// An inline definition (weft run, the execute endpoint) reuses the
+			// workflow of the same name and content.
+			q = q.Where("workflow_id IN (SELECT id FROM workflows WHERE name = ?)", wf.Name)
+		}
+		if err := q.Order("version DESC").Limit(1).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if len(existing) > 0 {
+			id, version = existing[0].WorkflowID, existing[0].Version
+			return nil
+		}
+		if id == "" {
+			id = uuid.Must(uuid.NewV7()).String()
+		}
+		var current Workflow
+		err := tx.NewSelect().Model(&current).Where("id = ?", id).Scan(ctx)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			status := WorkflowStatus(wf.Status)
+			if status == "" {
+				status = WorkflowActive
+			}
+			version = 1
+			if _, err := tx.NewInsert().Model(&Workflow{ID: id, Name: wf.Name, Description: wf.Description, Category: wf.Category,
+				Status: status, Version: version, Definition: def, Tags: tags, CreatedAt: now, UpdatedAt: now}).Exec(ctx); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			version = current.Version + 1
+			if _, err := tx.NewUpdate().Model(&current).Set("version = ?", version).Set("definition = ?", JSON(def)).
+				Set("name = ?", wf.Name).Set("description = ?", wf.Description).Set("category = ?", wf.Category).
+				Set("updated_at = ?", now).WherePK().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		_, err = tx.NewInsert().Model(&WorkflowVersion{WorkflowID: id, Version: version, Definition: def, Hash: hash, CreatedAt: now}).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("save workflow definition: %w", err)
+	}
+	return id, version, nil
+}
+
+// GetDefinition implements core.DefinitionStore.
+func (s *Store) GetDefinition(ctx context.Context, id string, version int) (*core.Workflow, error) {
+	row := new(WorkflowVersion)
+	err := s.db.bun.NewSelect().Model(row).Where("workflow_id = ? AND version = ?", id, version).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get workflow %s version %d: %w", id, version, err)
+	}
+	wf := new(core.Workflow)
+	if err := json.Unmarshal(row.Definition, wf); err != nil {
+		return nil, fmt.Errorf("workflow %s version %d: %w", id, version, err)
+	}
+	wf.ID, wf.Version = id, version
+	return wf, nil
+}
