@@ -1,0 +1,169 @@
+package db_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/core/steps"
+	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/examples/mockapi"
+	"github.com/weftworks/weft/sdk"
+)
+
+func compileOn(t *testing.T, eng *core.Engine, doc string) *core.Plan {
+	t.Helper()
+	wf, err := core.ParseWorkflow([]byte(doc))
+	require.NoError(t, err)
+	plan, err := eng.Compile(context.Background(), wf)
+	require.NoError(t, err)
+	return plan
+}
+
+const leadFlow = `{"name": "lead flow", "steps": [
+	{"id": "lead", "type": "HTTP_REQUEST", "config": {"url": "{{input.api}}/leads/{{input.leadId}}"}},
+	{"id": "shape", "type": "DATA_TRANSFORM", "config": {"source": "{{steps.lead.output.body}}", "operations": [{"type": "calculate", "field": "priority", "expression": "score * 2"}]}},
+	{"id": "hot", "type": "CONDITIONAL", "config": {"expression": "steps.shape.output.priority > 100", "then": ["submit"], "else": []}},
+	{"id": "submit", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/carriers/acme", "body": "{{steps.shape.output}}"}}]}`
+
+// The engine's record read back from the database is the record it returned.
+func TestExecutionOnDatabase(t *testing.T) {
+	t.Parallel()
+	api := httptest.NewServer(mockapi.New())
+	t.Cleanup(api.Close)
+	testEachDB(t, func(t *testing.T, b backend) {
+		d := openDB(t, b.dsn(t))
+		eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: d.Store()})
+		plan := compileOn(t, eng, leadFlow)
+		exec, err := eng.Execute(context.Background(), plan, map[string]any{"api": api.URL, "leadId": "42"})
+		require.NoError(t, err)
+		require.Equal(t, core.StatusCompleted, exec.Status, "%v", exec.Error)
+		got, err := d.Store().GetExecution(context.Background(), exec.ID)
+		require.NoError(t, err)
+		require.Equal(t, core.StatusCompleted, got.Status)
+		require.Equal(t, exec.Output, got.Output)
+		require.Equal(t, exec.Input, got.Input)
+		require.Len(t, got.Steps, 4)
+		for id, st := range exec.Steps {
+			require.Equal(t, st.Status, got.Steps[id].Status, id)
+			require.Equal(t, st.Attempts, got.Steps[id].Attempts, id)
+			require.Equal(t, st.Output, got.Steps[id].Output, id)
+		}
+		require.NotEmpty(t, got.WorkflowID)
+		require.Equal(t, 1, got.WorkflowVersion)
+	})
+}
+
+// Breaker state lives in the database: it survives a restart and every
+// instance sharing the database sees the same breaker.
+func TestBreakersAreShared(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		dsn := b.dsn(t)
+		ctx := context.Background()
+		first := openDB(t, dsn)
+		a := core.New(core.Options{Store: first.Store()})
+		_, err := a.Breakers().SetConfig(ctx, "crm", core.BreakerConfig{Threshold: 2, Timeout: 60000, HalfOpenMaxCalls: 1})
+		require.NoError(t, err)
+		for range 2 {
+			p, err := a.Breakers().Acquire(ctx, core.BreakerRef{ServiceID: "crm"})
+			require.NoError(t, err)
+			require.NoError(t, p.Done(ctx, sdk.RetryableErrorf("HTTP_503", "down")))
+		}
+		st, err := a.Breakers().Get(ctx, "crm")
+		require.NoError(t, err)
+		require.Equal(t, core.BreakerOpen, st.State)
+
+		second := openDB(t, dsn) // another instance
+		bEng := core.New(core.Options{Store: second.Store()})
+		_, err = bEng.Breakers().Acquire(ctx, core.BreakerRef{ServiceID: "crm"})
+		require.ErrorContains(t, err, "CIRCUIT_OPEN", "the other instance sees the open breaker")
+
+		require.NoError(t, first.Close()) // a restart
+		restarted := openDB(t, dsn)
+		st, err = core.New(core.Options{Store: restarted.Store()}).Breakers().Get(ctx, "crm")
+		require.NoError(t, err)
+		require.Equal(t, core.BreakerOpen, st.State)
+		require.Equal(t, core.BreakerConfigFromAPI, st.ConfigSource)
+		require.Equal(t, int64(2), st.TotalFailures)
+	})
+}
+
+// Parked WAITs cost no goroutine each, and all wake on time.
+func TestManyParkedWaits(t *testing.T) {
+	// Not parallel: it counts goroutines.
+	testEachDBSerial(t, func(t *testing.T, b backend, n int) {
+		d := openDB(t, b.dsn(t))
+		clock := clockwork.NewFakeClock()
+		store := d.Store().WithClock(clock.Now)
+		eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: store, Clock: clock})
+		plan := compileOn(t, eng, `{"name": "nap", "steps": [
+			{"id": "nap", "type": "WAIT", "config": {"duration": 3600000}},
+			{"id": "done", "type": "DATA_TRANSFORM", "config": {"source": {"waited": "{{steps.nap.output.waitedMs}}"}, "operations": [{"type": "set", "field": "ok", "value": true}]}}]}`)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for w := range 32 {
+			wg.Go(func() {
+				for i := w; i < n; i += 32 {
+					id, err := eng.Submit(ctx, plan, nil)
+					require.NoError(t, err)
+					ids[i] = id
+				}
+			})
+		}
+		wg.Wait()
+		before := runtime.NumGoroutine()
+		go func() { _ = eng.Work(ctx, core.WorkOptions{Concurrency: 256}) }()
+		count := func(status core.Status) int {
+			var c int
+			err := d.Bun().NewSelect().Table("workflow_executions").ColumnExpr("COUNT(*)").Where("status = ?", status).Scan(ctx, &c)
+			require.NoError(t, err)
+			return c
+		}
+		waitFor(t, "every execution to park", func() bool { return count(core.StatusWaiting) == n })
+		require.Less(t, runtime.NumGoroutine()-before, 40, "%d parked executions hold no goroutines", n)
+		next, ok, err := store.NextWake(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, clock.Now().Add(time.Hour).UnixMicro(), next.UnixMicro())
+
+		clock.Advance(time.Hour)
+		waitFor(t, "every execution to wake and finish", func() bool { return count(core.StatusCompleted) == n })
+		x, err := store.GetExecution(ctx, ids[n-1])
+		require.NoError(t, err)
+		require.Equal(t, map[string]any{"waited": float64(3600000), "ok": true}, x.Output)
+	})
+}
+
+// testEachDBSerial is testEachDB for tests that must not run in parallel,
+// with the number of executions to use on each backend.
+func testEachDBSerial(t *testing.T, fn func(t *testing.T, b backend, n int)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, backend{"sqlite", func(t *testing.T) string { return t.TempDir() + "/weft.db" }}, 10000)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, backend{"postgres", postgresDSN}, 2000) // the same behaviour; the SQLite run shows the 10,000
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var _ = db.IsPostgres
