@@ -171,8 +171,21 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("prepare migrations: %w", err)
 	}
-	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("lock migrations: %w", err)
+	// Several instances starting together all migrate: the others wait for
+	// the one holding the lock.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := m.Lock(ctx)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "already locked") {
+			return nil, fmt.Errorf("lock migrations: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock migrations: %w", ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	defer func() { _ = m.Unlock(context.WithoutCancel(ctx)) }()
 	if err := d.checkSchema(ctx); err != nil {

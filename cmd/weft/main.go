@@ -1,7 +1,10 @@
 // Command weft runs and checks weft workflows.
 //
 //	weft validate FILE…                    check definitions; every problem as FILE: path: message
-//	weft run FILE [--input JSON|@file] [--json]   run a workflow in-process
+//	weft run FILE [--input JSON|@file] [--json] [--db DSN]   run a workflow in-process
+//	weft submit FILE --db DSN [--input …]  submit executions for workers
+//	weft worker --db DSN                   run executions from a database
+//	weft migrate --db DSN                  apply database migrations
 //	weft version                           print the version
 //
 // Exit codes: 0 success (valid, or execution COMPLETED); 1 invalid workflow
@@ -31,7 +34,10 @@ const (
 
 Usage:
   weft validate FILE…                         check workflow definitions
-  weft run FILE [flags]                       run a workflow in this process
+  weft run FILE [flags]                       run a workflow in this process (--db to record it)
+  weft submit FILE [flags]                    submit executions to a database for workers
+  weft worker [flags]                         run executions from a database
+  weft migrate [flags]                        apply database migrations
   weft version                                print the version
 
 Run "weft COMMAND -h" for a command's flags.
@@ -56,6 +62,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdin, stdout, stderr)
+	case "submit":
+		return cmdSubmit(ctx, args[1:], stdin, stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, args[1:], stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "weft %s\n", versionString())
 		return exitOK

@@ -15,6 +15,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/egress"
 	"github.com/weftworks/weft/core/steps"
+	"github.com/weftworks/weft/db"
 	"github.com/weftworks/weft/sdk"
 )
 
@@ -24,10 +25,12 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	input := fs.String("input", "", "execution input: JSON, @file.json, or @- for standard input")
 	asJSON := fs.Bool("json", false, "print the execution record as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	dsn := fs.String("db", "", "record the execution in this database (SQLite file or postgres:// URL); default: in memory")
+	sync := fs.String("sqlite-synchronous", envOr("WEFT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode (FULL or NORMAL)")
 	var eg egressFlags
 	eg.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: weft run FILE [flags]\n\nRuns a workflow in this process, with progress on stderr. Secrets come from\nWEFT_SECRET_<NAME> environment variables. Exit 0 COMPLETED, 1 FAILED, TIMED_OUT\nor CANCELLED, 2 bad usage or invalid workflow.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: weft run FILE [flags]\n\nRuns a workflow in this process, with progress on stderr; in memory, or recorded\nin a database with --db. Secrets come from WEFT_SECRET_<NAME> environment\nvariables. Exit 0 COMPLETED, 1 FAILED, TIMED_OUT or CANCELLED, 2 bad usage or\ninvalid workflow.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)
@@ -51,11 +54,23 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 
 	progress := &progressPrinter{w: stderr, quiet: *quiet}
-	eng := core.New(core.Options{
+	opts := core.Options{
 		Registry: steps.NewRegistry(steps.Options{Client: egress.NewClient(egressOpts)}),
 		Secrets:  core.EnvSecrets{},
 		Observer: progress.event,
-	})
+	}
+	if *dsn != "" {
+		// Recorded in the database and claimed by this process: if it dies,
+		// a worker on the same database resumes the execution.
+		d, err := db.Open(ctx, *dsn, db.Options{Synchronous: *sync})
+		if err != nil {
+			fmt.Fprintf(stderr, "weft run: %v\n", err)
+			return exitFailed
+		}
+		defer d.Close()
+		opts.Store = d.Store()
+	}
+	eng := core.New(opts)
 	wf, plan, problems, err := load(ctx, eng, files[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "weft run: %v\n", err)

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/db"
+)
+
+// countingAPI counts the calls of every step run by its Idempotency-Key
+// (execution id / step key), taking a little time so a kill lands mid-run.
+type countingAPI struct {
+	mu    sync.Mutex
+	calls map[string]int
+	total int
+}
+
+func (c *countingAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	c.mu.Lock()
+	c.calls[key]++
+	c.total++
+	c.mu.Unlock()
+	time.Sleep(time.Duration(5+rand.IntN(10)) * time.Millisecond)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"step": %q}`, strings.TrimPrefix(r.URL.Path, "/"))
+}
+
+func (c *countingAPI) snapshot() (map[string]int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := make(map[string]int, len(c.calls))
+	for k, v := range c.calls {
+		cp[k] = v
+	}
+	return cp, c.total
+}
+
+const crashWorkflow = `{"name": "crash test", "steps": [
+	{"id": "a", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/a"}},
+	{"id": "b", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/b", "body": "{{steps.a.output.body}}"}},
+	{"id": "c", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/c"}}]}`
+
+func buildWeft(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "weft")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return bin
+}
+
+// worker starts `weft worker` on dsn; its output goes to the test log.
+func worker(t *testing.T, bin, dsn, name string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "worker", "--db", dsn, "--lease", "2s", "--concurrency", "16", "--name", name)
+	cmd.Env = append(os.Environ(), "WEFT_SQLITE_SYNCHRONOUS=NORMAL")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+// stepStates reads every step's status from the database.
+func stepStates(t *testing.T, dsn string) (map[string]core.Status, map[core.Status]int) {
+	t.Helper()
+	d, err := db.Open(context.Background(), dsn, db.Options{NoMigrate: true})
+	require.NoError(t, err)
+	defer d.Close()
+	var rows []struct {
+		ExecutionID string
+		StepKey     string
+		StepStatus  string
+	}
+	require.NoError(t, d.Bun().NewSelect().Table("step_executions").Column("execution_id", "step_key", "step_status").
+		Distinct().Scan(context.Background(), &rows))
+	steps := map[string]core.Status{}
+	for _, r := range rows {
+		steps[r.ExecutionID+"/"+r.StepKey] = core.Status(r.StepStatus)
+	}
+	var execs []struct{ Status string }
+	require.NoError(t, d.Bun().NewSelect().Table("workflow_executions").Column("status").Scan(context.Background(), &execs))
+	counts := map[core.Status]int{}
+	for _, x := range execs {
+		counts[core.Status(x.Status)]++
+	}
+	return steps, counts
+}
+
+// crashTest submits n executions, runs workers, SIGKILLs the first one mid-run
+// and checks the guarantees: every execution completes; no step that had
+// completed is called again; an interrupted step is called at most once more.
+func crashTest(t *testing.T, dsn string, workers int) {
+	bin := buildWeft(t)
+	api := &countingAPI{calls: map[string]int{}}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	wf := filepath.Join(t.TempDir(), "crash.json")
+	require.NoError(t, os.WriteFile(wf, []byte(crashWorkflow), 0o644))
+	const n = 200
+	out, err := exec.Command(bin, "submit", wf, "--db", dsn, "--count", fmt.Sprint(n), "--input", `{"api": "`+srv.URL+`"}`).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Len(t, strings.Fields(string(out)), n)
+
+	victim := worker(t, bin, dsn, "victim")
+	var survivors []*exec.Cmd
+	for i := 1; i < workers; i++ {
+		survivors = append(survivors, worker(t, bin, dsn, fmt.Sprintf("survivor-%d", i)))
+	}
+	// Kill while about a third of the calls are done.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, total := api.snapshot(); total >= n {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the workers made no progress")
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Both must be alive: the victim holds work, the survivors take it over.
+	for _, w := range append(survivors, victim) {
+		require.NoError(t, w.Process.Signal(syscall.Signal(0)), "a worker exited early")
+	}
+	require.NoError(t, victim.Process.Signal(syscall.SIGKILL))
+	_ = victim.Wait()
+	before, _ := stepStates(t, dsn)
+	callsAtKill, _ := api.snapshot()
+
+	if workers == 1 {
+		worker(t, bin, dsn, "restarted") // the same machine, started again
+	}
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		_, counts := stepStates(t, dsn)
+		if counts[core.StatusCompleted] == n {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "not all executions completed: %v", counts)
+		time.Sleep(100 * time.Millisecond)
+	}
+	after, _ := stepStates(t, dsn)
+	calls, _ := api.snapshot()
+	require.Len(t, after, 3*n)
+	completedBefore, interrupted, again := 0, 0, 0
+	for key, status := range after {
+		require.Equal(t, core.StatusCompleted, status, key)
+		require.GreaterOrEqual(t, calls[key], 1, key)
+		if before[key] == core.StatusCompleted {
+			completedBefore++
+			require.Equal(t, 1, calls[key], "step %s had completed before the kill: it must not be called again", key)
+			continue
+		}
+		require.LessOrEqual(t, calls[key], callsAtKill[key]+1, "step %s was called more than once more after the kill", key)
+		if callsAtKill[key] > 0 {
+			interrupted++
+			if calls[key] > callsAtKill[key] {
+				again++
+			}
+		}
+	}
+	t.Logf("%d step runs completed before the kill, %d were in flight (%d of them called again), %d calls in all",
+		completedBefore, interrupted, again, len(calls))
+	require.Positive(t, completedBefore, "the kill came after some steps completed")
+}
+
+func TestCrashSQLite(t *testing.T) {
+	t.Parallel()
+	crashTest(t, filepath.Join(t.TempDir(), "weft.db"), 1)
+}
+
+func TestCrashPostgresTwoWorkers(t *testing.T) {
+	t.Parallel()
+	base := os.Getenv("WEFT_TEST_POSTGRES_DSN")
+	if base == "" {
+		t.Skip("PostgreSQL tests skipped: set WEFT_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
+	}
+	schema := fmt.Sprintf("weft_crash_%d", rand.Int64N(1<<40))
+	admin, err := db.Open(context.Background(), base, db.Options{NoMigrate: true})
+	require.NoError(t, err)
+	_, err = admin.Bun().ExecContext(context.Background(), "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = admin.Bun().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	crashTest(t, u.String(), 2)
+}
