@@ -361,7 +361,13 @@ func (x *run) runTop(ctx context.Context, n *Node) result {
 		res.Skips = append(res.Skips, s.def.ID)
 	}
 	x.scope.x.steps.set(n.def.ID, st.Status, r.output, errValue(r.err))
-	cp := &Checkpoint{Steps: []*StepState{st}, Results: []StepResult{res}}
+	// The result of a component (which may have side effects) is durable
+	// before its dependants start: it never runs again. An engine step's
+	// result need not be waited for: the step is pure or made of nested runs
+	// with records of their own; if a crash loses the result, the step runs
+	// again and comes to the same result without calling anything twice.
+	// Writes are applied in order, so a later awaited write makes it durable.
+	cp := &Checkpoint{Steps: []*StepState{st}, Results: []StepResult{res}, Async: n.engine != nil && r.ok}
 	if !r.ok && x.exec.FailedStep == "" {
 		// The failure is recorded with the result that caused it.
 		hdr := x.header()
@@ -500,10 +506,14 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		info.Attempt = attempt
 		st.Attempts = attempt
 		st.History = append(st.History, Attempt{Attempt: attempt, Status: StatusRunning, StartedAt: e.clock.Now()})
-		// The attempt is recorded before it runs: after a crash it shows as
-		// interrupted, and an at-most-once step is not sent again.
-		if err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}}); errors.Is(err, errLeaseLost) {
-			return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: err.Error()}, nil
+		// The attempt of a component (which may call out) is recorded before it
+		// runs: after a crash it shows as interrupted, and an at-most-once step
+		// is not sent again — for those the write is awaited. Engine steps
+		// (control flow, transforms) are pure: their records come when they end.
+		if n.step != nil {
+			if err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: n.idempotent}); errors.Is(err, errLeaseLost) {
+				return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: err.Error()}, nil
+			}
 		}
 		var err error
 		var input any
@@ -548,7 +558,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 			break // the execution would time out before the next attempt
 		}
 		h.RetryDelayMs = delay.Milliseconds()
-		_ = x.checkpoint(&Checkpoint{Steps: []*StepState{st}})
+		_ = x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: true})
 		e.emit(Event{Type: EventStepRetrying, Time: now, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type,
 			Status: StatusFailed, Attempt: attempt, Delay: delay, Error: h.Error})
 		if err := sleep(ctx, e.clock, delay); err != nil {

@@ -45,6 +45,9 @@ type StepResult struct {
 	Output any        `json:"output,omitempty"`
 	Error  *sdk.Error `json:"error,omitempty"`
 	Skips  []string   `json:"skips,omitempty"`
+	// OutputIsStep lets a store keep the output once: it is the step's own
+	// output, stored with the step. Stores resolve it before returning.
+	OutputIsStep bool `json:"outputIsStep,omitempty"`
 }
 
 // RunState is what a claimed execution resumes from.
@@ -66,15 +69,24 @@ type Checkpoint struct {
 	// Release gives the lease back: the execution finished, or is parked
 	// until Execution.WakeAt.
 	Release bool
+	// Async tells the store the caller does not wait for this write: it may
+	// be written later, or merged into a later checkpoint of the same steps,
+	// and a crash may lose it — but writes are applied in the order they are
+	// made, so once a later awaited write returns, this one is durable too.
+	// Used for records whose loss only makes a step that may safely run again
+	// run again: an attempt that starts, a retry, the result of a pure step.
+	Async bool
 }
 
 // ExecutionStore persists executions and lets several engines share them.
 // Implementations copy what they are given: the engine keeps changing its own
 // objects after a call returns.
 type ExecutionStore interface {
-	// CreateExecution stores a new execution. With a lease it is stored
-	// already claimed by the lease's owner; without, as PENDING for any
-	// engine to claim.
+	// CreateExecution stores a new execution. Without a lease it is stored
+	// as PENDING for any engine to claim, durably before the call returns.
+	// With a lease it is stored already claimed by the lease's owner, who
+	// runs it at once; the store may then apply the write asynchronously, as
+	// long as it applies the owner's later writes after it.
 	CreateExecution(ctx context.Context, x *Execution, lease *Lease) error
 	// Claim leases up to n executions that are ready to run: PENDING ones,
 	// WAITING ones whose wake time has come, and RUNNING or WAITING ones

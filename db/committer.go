@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -27,6 +28,11 @@ type op struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx bun.Tx) error
 	done chan error
+	// keys name the rows the write replaces (execution/step). An async
+	// write is dropped when a later write in the same batch replaces the
+	// same rows: the later one holds the newer state.
+	keys  []string
+	async bool
 }
 
 var errClosed = errors.New("database closed")
@@ -40,7 +46,12 @@ func newCommitter(db *bun.DB, maxBatch int) *committer {
 
 // do runs fn in the next batch and waits until that batch has committed.
 func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	return c.doKeyed(ctx, nil, fn)
+}
+
+// doKeyed is do for a write that replaces the rows named by keys.
+func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error) error {
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys}
 	select {
 	case c.ops <- o:
 	case <-c.closed:
@@ -51,6 +62,23 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx bun.
 	// Once queued, the write happens: wait for it even if ctx ends, so the
 	// caller never believes a committed write failed.
 	return <-o.done
+}
+
+// async queues a write without waiting for it; errors are reported to
+// onErr. Writes are applied in the order they are queued, and an async one
+// may be dropped in favour of a later write of the same keys.
+func (c *committer) async(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) {
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: true}
+	select {
+	case c.ops <- o:
+	case <-c.closed:
+		return
+	}
+	go func() {
+		if err := <-o.done; err != nil && onErr != nil {
+			onErr(err)
+		}
+	}()
 }
 
 func (c *committer) close() {
@@ -86,10 +114,34 @@ func (c *committer) loop() {
 				break fill
 			}
 		}
+		batch = coalesce(batch)
 		for i, err := range c.commit(batch) {
 			batch[i].done <- err
 		}
 	}
+}
+
+// coalesce drops the async writes that a later write of the batch replaces.
+func coalesce(batch []*op) []*op {
+	later := map[string]bool{}
+	keep := make([]*op, 0, len(batch))
+	for i := len(batch) - 1; i >= 0; i-- {
+		o := batch[i]
+		replaced := o.async && len(o.keys) > 0
+		for _, k := range o.keys {
+			replaced = replaced && later[k]
+		}
+		if replaced {
+			o.done <- nil
+			continue
+		}
+		for _, k := range o.keys {
+			later[k] = true
+		}
+		keep = append(keep, o)
+	}
+	slices.Reverse(keep)
+	return keep
 }
 
 // commit runs a batch in one transaction and returns each write's outcome.

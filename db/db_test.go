@@ -30,7 +30,7 @@ type backend struct {
 func testEachDB(t *testing.T, fn func(t *testing.T, b backend)) {
 	for _, b := range []backend{
 		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "weft.db") }},
-		{"postgres", postgresDSN},
+		{"postgres", func(t *testing.T) string { return postgresDSN(t) }},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
@@ -49,7 +49,7 @@ func openDB(t *testing.T, dsn string) *db.DB {
 
 // postgresDSN returns a DSN to a fresh schema of the test database, dropped
 // after the test, or skips when PostgreSQL is not configured.
-func postgresDSN(t *testing.T) string {
+func postgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("WEFT_TEST_POSTGRES_DSN")
 	if base == "" {

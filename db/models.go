@@ -181,8 +181,8 @@ type WorkflowExecution struct {
 }
 
 // StepExecution is one attempt of one step of an execution. A step that
-// never ran (SKIPPED) has one row with attempt 0. The step_* columns describe
-// the step as a whole and are the same on all its rows.
+// never ran (SKIPPED) has one row with attempt 0. The step_* columns and the
+// result describe the step as a whole and are the same on all its rows.
 type StepExecution struct {
 	bun.BaseModel `bun:"table:step_executions"`
 
@@ -208,19 +208,10 @@ type StepExecution struct {
 	DurationMs     int64
 	RetryDelayMs   int64
 	WakeAt         int64
-}
-
-// StepResult is the checkpointed outcome of a top-level step.
-type StepResult struct {
-	bun.BaseModel `bun:"table:step_results"`
-
-	ExecutionID string `bun:"execution_id,pk"`
-	StepID      string `bun:"step_id,pk"`
-	Status      ExecutionStatus
-	OK          bool `bun:"ok"`
-	Output      JSON
-	Error       JSON
-	Skips       JSON
+	// Result is the checkpointed outcome of a top-level step (a
+	// core.StepResult), written with its final state: what later steps see
+	// and which steps it skipped. NULL until the step is resolved.
+	Result JSON
 }
 
 // CircuitBreaker is the shared state of one service's breaker.

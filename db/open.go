@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -48,6 +49,9 @@ type DB struct {
 	dsn   string
 	pg    bool
 	batch *committer
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // ErrNewerSchema is returned when the database was migrated by a newer weft:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -96,10 +97,20 @@ func (s *Store) CreateExecution(ctx context.Context, x *core.Execution, lease *c
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		_, err := tx.NewInsert().Model(row).Exec(ctx)
+	insert := func(ctx context.Context, tx bun.Tx) error {
+		_, err := s.db.exec(ctx, tx, sqlInsertExecution, row.ID, row.WorkflowID, row.WorkflowVersion, row.WorkflowName,
+			string(row.Status), row.Input, row.Output, row.Error, row.FailedStep, row.CreatedAt, row.StartedAt,
+			row.FinishedAt, row.DurationMs, row.WakeAt, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.UpdatedAt)
 		return err
-	})
+	}
+	if lease != nil {
+		// Run at once by its creator, whose later writes queue behind this one.
+		s.db.batch.async(ctx, nil, insert, func(err error) {
+			slog.Error("execution not recorded", "execution", x.ID, "err", err)
+		})
+		return nil
+	}
+	return s.write(ctx, insert)
 }
 
 // claimableSQL selects the executions an engine may claim at ?now (twice).
@@ -264,26 +275,19 @@ func (s *Store) LoadRun(ctx context.Context, id string) (*core.RunState, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load steps of %s: %w", id, err)
 	}
-	var results []StepResult
-	if err := s.db.bun.NewSelect().Model(&results).Where("execution_id = ?", id).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("load results of %s: %w", id, err)
-	}
-	rs := &core.RunState{Steps: st, Results: make(map[string]core.StepResult, len(results))}
-	for _, r := range results {
-		res := core.StepResult{StepID: r.StepID, Status: core.Status(r.Status), OK: r.OK}
-		if err := fromJSON(r.Output, &res.Output); err != nil {
-			return nil, err
+	rs := &core.RunState{Steps: st, Results: map[string]core.StepResult{}}
+	for _, r := range rows {
+		if len(r.Result) == 0 {
+			continue
 		}
-		if len(r.Error) > 0 {
-			res.Error = &sdk.Error{}
-			if err := fromJSON(r.Error, res.Error); err != nil {
-				return nil, err
-			}
+		var res core.StepResult
+		if err := json.Unmarshal(r.Result, &res); err != nil {
+			return nil, fmt.Errorf("result of %s in %s: %w", r.StepKey, id, err)
 		}
-		if err := fromJSON(r.Skips, &res.Skips); err != nil {
-			return nil, err
+		if res.OutputIsStep {
+			res.Output, res.OutputIsStep = st[r.StepKey].Output, false
 		}
-		rs.Results[r.StepID] = res
+		rs.Results[res.StepID] = res
 	}
 	return rs, nil
 }
@@ -292,29 +296,38 @@ func (s *Store) LoadRun(ctx context.Context, id string) (*core.RunState, error) 
 // and the header are written in one transaction, if the lease is still held.
 func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp *core.Checkpoint) error {
 	// Encode outside the commit: the committer is shared by every execution.
+	resultOf := make(map[string]JSON, len(cp.Results))
+	for _, r := range cp.Results {
+		// The output is usually the step's own, already on the row: not
+		// stored twice (a fallback's output differs and is kept).
+		for _, st := range cp.Steps {
+			if st.ID == r.StepID && st.Status == core.StatusCompleted && r.Status == core.StatusCompleted {
+				r.Output = nil
+				r.OutputIsStep = true
+			}
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("result of %s: %w", r.StepID, err)
+		}
+		resultOf[r.StepID] = b
+	}
 	var steps []StepExecution
 	for _, st := range cp.Steps {
 		rows, err := stepRows(id, st)
 		if err != nil {
 			return err
 		}
+		if res, ok := resultOf[st.ID]; ok {
+			for i := range rows {
+				rows[i].Result = res
+			}
+			delete(resultOf, st.ID)
+		}
 		steps = append(steps, rows...)
 	}
-	results := make([]StepResult, 0, len(cp.Results))
-	for _, r := range cp.Results {
-		out, err := toJSON(r.Output)
-		if err != nil {
-			return fmt.Errorf("result of %s: %w", r.StepID, err)
-		}
-		errJSON, err := toJSON(r.Error)
-		if err != nil {
-			return err
-		}
-		skips, err := toJSON(r.Skips)
-		if err != nil {
-			return err
-		}
-		results = append(results, StepResult{ExecutionID: id, StepID: r.StepID, Status: ExecutionStatus(r.Status), OK: r.OK, Output: out, Error: errJSON, Skips: skips})
+	if len(resultOf) > 0 {
+		return fmt.Errorf("checkpoint of %s: a result without its step's state", id)
 	}
 	var hdr *WorkflowExecution
 	if cp.Execution != nil {
@@ -324,45 +337,59 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		}
 	}
 	now := micros(s.now())
-	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewUpdate().Table("workflow_executions").Set("updated_at = ?", now)
-		if hdr != nil {
-			q = q.Set("status = ?", hdr.Status).Set("output = ?", hdr.Output).Set("error = ?", hdr.Error).
-				Set("input = ?", hdr.Input).Set("failed_step = ?", hdr.FailedStep).Set("started_at = ?", hdr.StartedAt).
-				Set("finished_at = ?", hdr.FinishedAt).Set("duration_ms = ?", hdr.DurationMs).Set("wake_at = ?", hdr.WakeAt)
+	keys := make([]string, len(cp.Steps))
+	for i, st := range cp.Steps {
+		keys[i] = id + "/" + st.ID
+	}
+	write := func(ctx context.Context, tx bun.Tx) error {
+		stepArgs := func(r *StepExecution) []any {
+			return []any{r.ExecutionID, r.StepKey, r.Attempt, r.StepID, r.StepType, r.ParentKey, r.ItemIndex, r.FallbackFor,
+				string(r.Status), string(r.StepStatus), r.Input, r.Output, r.Error, r.StepError, r.StepStartedAt,
+				r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result}
 		}
-		if cp.Release {
-			q = q.Set("lease_owner = ''").Set("lease_until = 0")
+		rest := steps // the write may run twice (a batch retried with savepoints)
+		var res sql.Result
+		var err error
+		switch {
+		case hdr != nil:
+			q := sqlHeader
+			if cp.Release {
+				q = sqlHeaderRelease
+			}
+			res, err = s.db.exec(ctx, tx, q, now, string(hdr.Status), hdr.Input, hdr.Output, hdr.Error, hdr.FailedStep,
+				hdr.StartedAt, hdr.FinishedAt, hdr.DurationMs, hdr.WakeAt, id, lease.Owner, lease.Token)
+		case cp.Release:
+			res, err = s.db.exec(ctx, tx, sqlGuardRelease, now, id, lease.Owner, lease.Token)
+		case len(rest) > 0:
+			// The lease check rides on the first row's write.
+			args := append(stepArgs(&rest[0]), id, lease.Owner, lease.Token)
+			res, err = s.db.exec(ctx, tx, sqlUpsertStepGuarded, args...)
+			rest = rest[1:]
+		default:
+			res, err = s.db.exec(ctx, tx, sqlGuard, now, id, lease.Owner, lease.Token)
 		}
-		res, err := q.Where("id = ? AND lease_owner = ? AND lease_token = ?", id, lease.Owner, lease.Token).Exec(ctx)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return core.ErrLeaseLost
 		}
-		if len(steps) > 0 {
-			if _, err := tx.NewInsert().Model(&steps).
-				On("CONFLICT (execution_id, step_key, attempt) DO UPDATE").
-				Set("status = EXCLUDED.status, step_status = EXCLUDED.step_status, input = EXCLUDED.input, output = EXCLUDED.output").
-				Set("error = EXCLUDED.error, step_error = EXCLUDED.step_error, step_started_at = EXCLUDED.step_started_at").
-				Set("step_finished_at = EXCLUDED.step_finished_at, step_duration_ms = EXCLUDED.step_duration_ms").
-				Set("started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms").
-				Set("retry_delay_ms = EXCLUDED.retry_delay_ms, wake_at = EXCLUDED.wake_at").
-				Exec(ctx); err != nil {
-				return fmt.Errorf("save steps: %w", err)
-			}
-		}
-		if len(results) > 0 {
-			if _, err := tx.NewInsert().Model(&results).
-				On("CONFLICT (execution_id, step_id) DO UPDATE").
-				Set("status = EXCLUDED.status, ok = EXCLUDED.ok, output = EXCLUDED.output, error = EXCLUDED.error, skips = EXCLUDED.skips").
-				Exec(ctx); err != nil {
-				return fmt.Errorf("save results: %w", err)
+		for i := range rest {
+			if _, err := s.db.exec(ctx, tx, sqlUpsertStep, stepArgs(&rest[i])...); err != nil {
+				return fmt.Errorf("save step %s: %w", rest[i].StepKey, err)
 			}
 		}
 		return nil
-	})
+	}
+	if cp.Async && cp.Execution == nil && !cp.Release {
+		s.db.batch.async(ctx, keys, write, func(err error) {
+			if !errors.Is(err, core.ErrLeaseLost) {
+				slog.Warn("progress record not written", "execution", id, "err", err)
+			}
+		})
+		return nil
+	}
+	return s.db.batch.doKeyed(ctx, keys, write)
 }
 
 // GetExecution implements core.ExecutionStore.

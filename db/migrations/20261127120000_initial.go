@@ -89,18 +89,8 @@ func init() {
 				duration_ms BIGINT NOT NULL DEFAULT 0,
 				retry_delay_ms BIGINT NOT NULL DEFAULT 0,
 				wake_at BIGINT NOT NULL DEFAULT 0,
+				result JSON,
 				PRIMARY KEY (execution_id, step_key, attempt)
-			)`,
-
-			`CREATE TABLE step_results (
-				execution_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE,
-				step_id TEXT NOT NULL,
-				status TEXT NOT NULL,
-				ok BOOLEAN NOT NULL,
-				output JSON,
-				error JSON,
-				skips JSON,
-				PRIMARY KEY (execution_id, step_id)
 			)`,
 
 			`CREATE TABLE circuit_breakers (
@@ -192,7 +182,7 @@ func init() {
 		return execAll(ctx, db,
 			`DROP TABLE workflow_templates`, `DROP TABLE orchestration_metrics`, `DROP TABLE transformation_rules`,
 			`DROP TABLE webhook_events`, `DROP TABLE webhooks`, `DROP TABLE circuit_breakers`,
-			`DROP TABLE step_results`, `DROP TABLE step_executions`, `DROP TABLE workflow_executions`,
+			`DROP TABLE step_executions`, `DROP TABLE workflow_executions`,
 			`DROP TABLE workflow_versions`, `DROP TABLE workflows`)
 	})
 }
