@@ -45,10 +45,11 @@ type Options struct {
 
 // DB is an open weft database.
 type DB struct {
-	bun   *bun.DB
-	dsn   string
-	pg    bool
-	batch *committer
+	bun      *bun.DB
+	dsn      string
+	pg       bool
+	batch    *committer
+	progress heldBack
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -138,6 +139,10 @@ func (d *DB) openSQLite(ctx context.Context, opts Options) error {
 	q.Add("_pragma", "synchronous("+sync+")")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// A bigger page cache and memory-mapped reads: the writer re-reads index
+	// pages all the time, and a read through mmap is not a syscall.
+	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", "mmap_size(268435456)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no "database is locked" on upgrade
 	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {

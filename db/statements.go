@@ -24,7 +24,7 @@ const (
 		started_at = ?, finished_at = ?, duration_ms = ?, wake_at = ?`
 	sqlHeader        = `UPDATE workflow_executions SET ` + headerSet + ` WHERE id = ? AND lease_owner = ? AND lease_token = ?`
 	sqlHeaderRelease = `UPDATE workflow_executions SET ` + headerSet + `, lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ? AND lease_token = ?`
-	stepColumns = `execution_id, step_key, attempt, step_id, step_type, parent_key,
+	stepColumns      = `execution_id, step_key, attempt, step_id, step_type, parent_key,
 		item_index, fallback_for, status, step_status, input, output, error, step_error, step_started_at,
 		step_finished_at, step_duration_ms, started_at, finished_at, duration_ms, retry_delay_ms, wake_at, result`
 	stepValues   = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`

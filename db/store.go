@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -381,15 +382,72 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		}
 		return nil
 	}
+	// Any write of these steps supersedes a progress record still held back.
+	s.db.progress.cancel(keys)
 	if cp.Async && cp.Execution == nil && !cp.Release {
-		s.db.batch.async(ctx, keys, write, func(err error) {
-			if !errors.Is(err, core.ErrLeaseLost) {
-				slog.Warn("progress record not written", "execution", id, "err", err)
-			}
-		})
+		enqueue := func() {
+			s.db.batch.async(ctx, keys, write, func(err error) {
+				if !errors.Is(err, core.ErrLeaseLost) {
+					slog.Warn("progress record not written", "execution", id, "err", err)
+				}
+			})
+		}
+		if len(cp.Results) == 0 {
+			// Progress alone (an attempt starts, a retry waits): written only
+			// if the step is still at it a moment later. Most attempts end
+			// sooner, and their final write says it all.
+			s.db.progress.later(keys, enqueue)
+			return nil
+		}
+		enqueue()
 		return nil
 	}
 	return s.db.batch.doKeyed(ctx, keys, write)
+}
+
+// progressDelay is how long a progress record waits before it is written.
+const progressDelay = 50 * time.Millisecond
+
+// heldBack holds progress records back for progressDelay.
+type heldBack struct {
+	mu     sync.Mutex
+	timers map[string]*time.Timer
+}
+
+func (h *heldBack) later(keys []string, write func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.timers == nil {
+		h.timers = map[string]*time.Timer{}
+	}
+	var t *time.Timer
+	t = time.AfterFunc(progressDelay, func() {
+		h.mu.Lock()
+		for _, k := range keys {
+			if h.timers[k] == t {
+				delete(h.timers, k)
+			}
+		}
+		h.mu.Unlock()
+		write()
+	})
+	for _, k := range keys {
+		if old := h.timers[k]; old != nil {
+			old.Stop()
+		}
+		h.timers[k] = t
+	}
+}
+
+func (h *heldBack) cancel(keys []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, k := range keys {
+		if t := h.timers[k]; t != nil {
+			t.Stop()
+			delete(h.timers, k)
+		}
+	}
 }
 
 // GetExecution implements core.ExecutionStore.

@@ -59,7 +59,7 @@ func init() {
 				lease_token BIGINT NOT NULL DEFAULT 0,
 				lease_until BIGINT NOT NULL DEFAULT 0,
 				updated_at BIGINT NOT NULL
-			)`,
+			) CLUSTERED`,
 			`CREATE INDEX workflow_executions_workflow_idx ON workflow_executions (workflow_id, created_at)`,
 			`CREATE INDEX workflow_executions_status_idx ON workflow_executions (status, created_at)`,
 			`CREATE INDEX workflow_executions_created_idx ON workflow_executions (created_at)`,
@@ -91,7 +91,7 @@ func init() {
 				wake_at BIGINT NOT NULL DEFAULT 0,
 				result JSON,
 				PRIMARY KEY (execution_id, step_key, attempt)
-			)`,
+			) CLUSTERED`,
 
 			`CREATE TABLE circuit_breakers (
 				service_id TEXT PRIMARY KEY,

@@ -98,13 +98,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "mock API listening on %s\n", baseURL)
 
 	var code int
 	if command := fs.Args(); len(command) > 0 {
+		fmt.Fprintf(stderr, "mock API listening on %s\n", baseURL)
 		code = runCommand(command, baseURL, stdout, stderr, logger, serveErr)
 	} else {
-		code = serveUntilSignal(logger, serveErr)
+		// Signals are handled before the line announces the server: a signal
+		// sent as soon as it appears is a graceful stop, not a kill.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		fmt.Fprintf(stderr, "mock API listening on %s\n", baseURL)
+		code = serveUntilSignal(ctx, logger, serveErr)
+		stop()
 	}
 
 	cancelBase()
@@ -119,9 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // serveUntilSignal blocks until SIGINT/SIGTERM (exit code 0) or until the
 // server fails (exit code 1).
-func serveUntilSignal(logger *slog.Logger, serveErr <-chan error) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func serveUntilSignal(ctx context.Context, logger *slog.Logger, serveErr <-chan error) int {
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
