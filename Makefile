@@ -37,7 +37,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./core/
+	$(GO) test -run='^$$' -bench=. -benchmem ./core/ ./db/
 
 clean:
 	rm -rf $(BIN)
