@@ -43,8 +43,12 @@ type run struct {
 	// stop ends the run when its lease is lost.
 	stop context.CancelCauseFunc
 
-	mu   sync.Mutex // guards exec.Steps
+	mu   sync.Mutex // guards exec.Steps and the fields below
 	lost bool
+	// queued counts the results of components written without waiting;
+	// synced is the count known durable. A component attempt does not start
+	// (call out) before every result it could depend on is durable.
+	queued, synced int
 }
 
 // errLeaseLost ends a run whose lease another engine took over.
@@ -133,6 +137,29 @@ func (x *run) drive(ctx context.Context) bool {
 	}
 	x.finish(ctx, runCtx)
 	return !x.isLost()
+}
+
+// queuedResult notes a component's result queued without waiting for it.
+// Called after the write is queued: a write queued later is applied after it.
+func (x *run) queuedResult() {
+	x.mu.Lock()
+	x.queued++
+	x.mu.Unlock()
+}
+
+// mustSync tells whether a write must be awaited before a component calls
+// out, and the count of queued results that write makes durable.
+func (x *run) mustSync() (bool, int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.queued > x.synced, x.queued
+}
+
+// didSync records that the first n queued results are durable.
+func (x *run) didSync(n int) {
+	x.mu.Lock()
+	x.synced = max(x.synced, n)
+	x.mu.Unlock()
 }
 
 func (x *run) isLost() bool {
@@ -361,13 +388,16 @@ func (x *run) runTop(ctx context.Context, n *Node) result {
 		res.Skips = append(res.Skips, s.def.ID)
 	}
 	x.scope.x.steps.set(n.def.ID, st.Status, r.output, errValue(r.err))
-	// The result of a component (which may have side effects) is durable
-	// before its dependants start: it never runs again. An engine step's
-	// result need not be waited for: the step is pure or made of nested runs
-	// with records of their own; if a crash loses the result, the step runs
-	// again and comes to the same result without calling anything twice.
-	// Writes are applied in order, so a later awaited write makes it durable.
-	cp := &Checkpoint{Steps: []*StepState{st}, Results: []StepResult{res}, Async: n.engine != nil && r.ok}
+	// A result is written without waiting when losing it in a crash only
+	// makes the step run again: an engine step's (pure, or made of nested
+	// runs with records of their own), or an idempotent component's that
+	// succeeded. Writes are applied in order, and no component attempt
+	// starts before the results queued until then are durable (see
+	// runStep), so nothing calls out on a result that a crash could undo;
+	// pure dependants (transforms, conditions) need not wait. The execution's
+	// final write is awaited and makes everything before it durable.
+	async := r.ok && (n.engine != nil || n.idempotent)
+	cp := &Checkpoint{Steps: []*StepState{st}, Results: []StepResult{res}, Async: async}
 	if !r.ok && x.exec.FailedStep == "" {
 		// The failure is recorded with the result that caused it.
 		hdr := x.header()
@@ -376,7 +406,9 @@ func (x *run) runTop(ctx context.Context, n *Node) result {
 			Details: map[string]any{"stepId": n.def.ID}})
 		cp.Execution = hdr
 	}
-	_ = x.checkpoint(cp)
+	if x.checkpoint(cp) == nil && async && n.step != nil {
+		x.queuedResult()
+	}
 	return r
 }
 
@@ -511,8 +543,15 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		// is not sent again — for those the write is awaited. Engine steps
 		// (control flow, transforms) are pure: their records come when they end.
 		if n.step != nil {
-			if err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: n.idempotent}); errors.Is(err, errLeaseLost) {
+			// Results of components queued without waiting become durable
+			// with this write, before this one calls out.
+			flush, upTo := x.mustSync()
+			err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: n.idempotent && !flush})
+			if errors.Is(err, errLeaseLost) {
 				return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: err.Error()}, nil
+			}
+			if err == nil && flush {
+				x.didSync(upTo)
 			}
 		}
 		var err error
@@ -583,7 +622,11 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		x.scope.x.steps.set(n.def.ID, st.Status, out, errValue(stepErr))
 	}
 	if !k.top {
-		_ = x.checkpoint(&Checkpoint{Steps: []*StepState{st}})
+		// Nested steps follow the rule of runTop's results.
+		async := st.Status == StatusCompleted && (n.engine != nil || n.idempotent)
+		if x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: async}) == nil && async && n.step != nil {
+			x.queuedResult()
+		}
 	}
 	e.emit(Event{Type: EventStepFinished, Time: end, ExecutionID: x.exec.ID, StepID: k.key, StepType: n.def.Type,
 		Status: st.Status, Attempt: st.Attempts, Duration: end.Sub(start), Error: st.Error})

@@ -51,27 +51,34 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx bun.
 
 // doKeyed is do for a write that replaces the rows named by keys.
 func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error) error {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys}
-	select {
-	case c.ops <- o:
-	case <-c.closed:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	o, err := c.enqueue(ctx, keys, fn, false)
+	if err != nil {
+		return err
 	}
 	// Once queued, the write happens: wait for it even if ctx ends, so the
 	// caller never believes a committed write failed.
 	return <-o.done
 }
 
+// enqueue queues a write; its outcome comes on the op's done channel.
+func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, async bool) (*op, error) {
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: async}
+	select {
+	case c.ops <- o:
+		return o, nil
+	case <-c.closed:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // async queues a write without waiting for it; errors are reported to
 // onErr. Writes are applied in the order they are queued, and an async one
 // may be dropped in favour of a later write of the same keys.
 func (c *committer) async(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: true}
-	select {
-	case c.ops <- o:
-	case <-c.closed:
+	o, err := c.enqueue(context.WithoutCancel(ctx), keys, fn, true)
+	if err != nil {
 		return
 	}
 	go func() {

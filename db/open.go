@@ -50,6 +50,7 @@ type DB struct {
 	pg       bool
 	batch    *committer
 	progress heldBack
+	held     held
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -267,6 +268,7 @@ func (d *DB) Bun() *bun.DB { return d.bun }
 // Close stops the committer and closes the database.
 func (d *DB) Close() error {
 	if d.batch != nil {
+		d.flushAllHeld()
 		d.batch.close()
 	}
 	return d.bun.Close()

@@ -98,20 +98,27 @@ func (s *Store) CreateExecution(ctx context.Context, x *core.Execution, lease *c
 	if err != nil {
 		return err
 	}
-	insert := func(ctx context.Context, tx bun.Tx) error {
-		_, err := s.db.exec(ctx, tx, sqlInsertExecution, row.ID, row.WorkflowID, row.WorkflowVersion, row.WorkflowName,
-			string(row.Status), row.Input, row.Output, row.Error, row.FailedStep, row.CreatedAt, row.StartedAt,
-			row.FinishedAt, row.DurationMs, row.WakeAt, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.UpdatedAt)
-		return err
-	}
 	if lease != nil {
-		// Run at once by its creator, whose later writes queue behind this one.
-		s.db.batch.async(ctx, nil, insert, func(err error) {
-			slog.Error("execution not recorded", "execution", x.ID, "err", err)
-		})
+		// Run at once by its creator: held in memory for a moment (see held).
+		s.db.hold(row)
 		return nil
 	}
-	return s.write(ctx, insert)
+	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error { return s.db.insertExecution(ctx, tx, row) })
+}
+
+// insertExecution inserts an execution's row.
+func (d *DB) insertExecution(ctx context.Context, tx bun.Tx, row *WorkflowExecution) error {
+	_, err := d.exec(ctx, tx, sqlInsertExecution, row.ID, row.WorkflowID, row.WorkflowVersion, row.WorkflowName,
+		string(row.Status), row.Input, row.Output, row.Error, row.FailedStep, row.CreatedAt, row.StartedAt,
+		row.FinishedAt, row.DurationMs, row.WakeAt, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.UpdatedAt)
+	return err
+}
+
+// stepArgs lists a step row's values in the order of stepColumns.
+func stepArgs(r *StepExecution) []any {
+	return []any{r.ExecutionID, r.StepKey, r.Attempt, r.StepID, r.StepType, r.ParentKey, r.ItemIndex, r.FallbackFor,
+		string(r.Status), string(r.StepStatus), r.Input, r.Output, r.Error, r.StepError, r.StepStartedAt,
+		r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result}
 }
 
 // claimableSQL selects the executions an engine may claim at ?now (twice).
@@ -127,6 +134,7 @@ func (s *Store) Claim(ctx context.Context, owner string, n int, now time.Time, l
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	t := micros(now)
+	s.db.flushExpiredHeld(t)
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		rows = rows[:0]
 		return tx.NewRaw(`UPDATE workflow_executions SET lease_owner = ?, lease_token = lease_token + 1, lease_until = ?, updated_at = ?
@@ -151,9 +159,13 @@ func (s *Store) Claim(ctx context.Context, owner string, n int, now time.Time, l
 // Renew implements core.ExecutionStore.
 func (s *Store) Renew(ctx context.Context, owner string, leases map[string]int64, until time.Time) ([]string, error) {
 	var lost []string
+	kept := s.db.renewHeld(owner, leases, micros(until))
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		lost = lost[:0]
 		for id, token := range leases {
+			if kept[id] {
+				continue
+			}
 			res, err := tx.NewUpdate().Table("workflow_executions").Set("lease_until = ?", micros(until)).
 				Where("id = ? AND lease_owner = ? AND lease_token = ?", id, owner, token).Exec(ctx)
 			if err != nil {
@@ -343,11 +355,6 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		keys[i] = id + "/" + st.ID
 	}
 	write := func(ctx context.Context, tx bun.Tx) error {
-		stepArgs := func(r *StepExecution) []any {
-			return []any{r.ExecutionID, r.StepKey, r.Attempt, r.StepID, r.StepType, r.ParentKey, r.ItemIndex, r.FallbackFor,
-				string(r.Status), string(r.StepStatus), r.Input, r.Output, r.Error, r.StepError, r.StepStartedAt,
-				r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result}
-		}
 		rest := steps // the write may run twice (a batch retried with savepoints)
 		var res sql.Result
 		var err error
@@ -382,9 +389,16 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		}
 		return nil
 	}
+	async := cp.Async && cp.Execution == nil && !cp.Release
+	if o, ok, err := s.db.mergeHeld(id, lease, steps, hdr, cp.Release, !async, now); ok {
+		if err != nil || o == nil {
+			return err
+		}
+		return <-o.done
+	}
 	// Any write of these steps supersedes a progress record still held back.
 	s.db.progress.cancel(keys)
-	if cp.Async && cp.Execution == nil && !cp.Release {
+	if async {
 		enqueue := func() {
 			s.db.batch.async(ctx, keys, write, func(err error) {
 				if !errors.Is(err, core.ErrLeaseLost) {
@@ -452,6 +466,9 @@ func (h *heldBack) cancel(keys []string) {
 
 // GetExecution implements core.ExecutionStore.
 func (s *Store) GetExecution(ctx context.Context, id string) (*core.Execution, error) {
+	if err := s.db.flushHeld(id); err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, err)
+	}
 	row := new(WorkflowExecution)
 	if err := s.db.bun.NewSelect().Model(row).Where("id = ?", id).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

@@ -1,0 +1,140 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/core/steps"
+	"github.com/weftworks/weft/db"
+)
+
+// probeAPI answers every request with {"score": 72} after calling probe
+// with the execution id (taken from the Idempotency-Key) and the path.
+func probeAPI(t *testing.T, probe func(execID, path string) error) string {
+	var mu sync.Mutex
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		execID, _, _ := strings.Cut(r.Header.Get("Idempotency-Key"), "/")
+		mu.Lock()
+		err := probe(execID, r.URL.Path)
+		mu.Unlock()
+		if err != nil {
+			t.Errorf("%s: %v", r.URL.Path, err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"score": 72}`))
+	}))
+	t.Cleanup(api.Close)
+	return api.URL
+}
+
+// A step that calls out only does so once the results it could depend on
+// are committed; pure steps in between need not wait.
+func TestCallsOutOnDurableResults(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		d := openDB(t, b.dsn(t))
+		api := probeAPI(t, func(execID, path string) error {
+			if path != "/second" {
+				return nil
+			}
+			// Straight from the table, past the store and what it holds.
+			s, err := stepStatus(d, execID, "first")
+			if err != nil {
+				return fmt.Errorf("the first call's result is not in the database when the second call goes out: %w", err)
+			}
+			if s != string(core.StatusCompleted) {
+				return fmt.Errorf("first is %s in the database when the second call goes out", s)
+			}
+			return nil
+		})
+		eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: d.Store()})
+		plan := compileOn(t, eng, `{"name": "two calls", "steps": [
+			{"id": "first", "type": "HTTP_REQUEST", "config": {"url": "{{input.api}}/first"}},
+			{"id": "shape", "type": "DATA_TRANSFORM", "config": {"source": "{{steps.first.output.body}}", "operations": [{"type": "calculate", "field": "priority", "expression": "score * 2"}]}},
+			{"id": "second", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/second", "body": "{{steps.shape.output}}"}}]}`)
+		for range 5 {
+			x, err := eng.Execute(context.Background(), plan, map[string]any{"api": api})
+			require.NoError(t, err)
+			require.Equal(t, core.StatusCompleted, x.Status, "%v", x.Error)
+		}
+	})
+}
+
+func stepStatus(d *db.DB, execID, step string) (string, error) {
+	var s string
+	err := d.Bun().NewSelect().Table("step_executions").Column("step_status").
+		Where("execution_id = ? AND step_key = ?", execID, step).Order("attempt DESC").Limit(1).Scan(context.Background(), &s)
+	return s, err
+}
+
+// An execution run by its creator is held in memory for a moment (its
+// records written together), but whoever reads it sees it.
+func TestHeldExecutionIsVisible(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		d := openDB(t, b.dsn(t))
+		store := d.Store()
+		api := probeAPI(t, func(execID, _ string) error {
+			x, err := store.GetExecution(context.Background(), execID)
+			if err != nil {
+				return err
+			}
+			if x.Status != core.StatusRunning || x.Steps["call"] == nil || x.Steps["call"].Status != core.StatusRunning {
+				return fmt.Errorf("execution %s, steps %v: want it and its call RUNNING", x.Status, x.Steps)
+			}
+			return nil
+		})
+		eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: store})
+		plan := compileOn(t, eng, `{"name": "one call", "steps": [{"id": "call", "type": "HTTP_REQUEST", "config": {"url": "{{input.api}}/x"}}]}`)
+		x, err := eng.Execute(context.Background(), plan, map[string]any{"api": api})
+		require.NoError(t, err)
+		require.Equal(t, core.StatusCompleted, x.Status, "%v", x.Error)
+		s, err := stepStatus(d, x.ID, "call")
+		require.NoError(t, err)
+		require.Equal(t, string(core.StatusCompleted), s)
+	})
+}
+
+// A held execution's lease is renewed in memory, a claim that finds its
+// lease expired sees it, and closing the database writes it.
+func TestHeldExecutionLeaseAndClose(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.dsn(t)
+		d, err := db.Open(ctx, dsn, db.Options{})
+		require.NoError(t, err)
+		now := time.Now().Truncate(time.Millisecond)
+		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+		x := &core.Execution{ID: "held", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
+		require.NoError(t, d.Store().CreateExecution(ctx, x, &lease))
+		lost, err := d.Store().Renew(ctx, "me", map[string]int64{"held": 1}, now.Add(2*time.Minute))
+		require.NoError(t, err)
+		require.Empty(t, lost, "a held execution's lease is held")
+		lost, err = d.Store().Renew(ctx, "other", map[string]int64{"held": 1}, now.Add(2*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, []string{"held"}, lost)
+		cs, err := d.Store().Claim(ctx, "other", 10, now.Add(90*time.Second), time.Minute)
+		require.NoError(t, err)
+		require.Empty(t, cs, "the renewed lease has not expired")
+		require.NoError(t, d.Close())
+
+		d = openDB(t, dsn)
+		var until int64
+		require.NoError(t, d.Bun().NewSelect().Table("workflow_executions").Column("lease_until").
+			Where("id = 'held'").Scan(ctx, &until))
+		require.Equal(t, now.Add(2*time.Minute).UnixMicro(), until, "written on close, with its renewed lease")
+		cs, err = d.Store().Claim(ctx, "other", 10, now.Add(3*time.Minute), time.Minute)
+		require.NoError(t, err)
+		require.Len(t, cs, 1, "claimed once its lease has expired")
+	})
+}
