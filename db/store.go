@@ -121,8 +121,13 @@ func stepArgs(r *StepExecution) []any {
 		r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result}
 }
 
+// unfinishedSQL is the condition of the claim index (partial: finished
+// executions leave it); queries repeat it word for word so that SQLite
+// knows it may use the index.
+const unfinishedSQL = `status IN ('PENDING', 'RUNNING', 'WAITING')`
+
 // claimableSQL selects the executions an engine may claim at ?now (twice).
-const claimableSQL = `lease_until <= ? AND (status = 'PENDING' OR status = 'RUNNING' OR (status = 'WAITING' AND wake_at <= ?))`
+const claimableSQL = unfinishedSQL + ` AND lease_until <= ? AND (status = 'PENDING' OR status = 'RUNNING' OR (status = 'WAITING' AND wake_at <= ?))`
 
 // Claim implements core.ExecutionStore. On PostgreSQL the rows are locked
 // with FOR UPDATE SKIP LOCKED, so engines sharing the database never claim
@@ -494,7 +499,7 @@ func (s *Store) GetExecution(ctx context.Context, id string) (*core.Execution, e
 func (s *Store) NextWake(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
 	err := s.db.bun.NewSelect().Table("workflow_executions").ColumnExpr("MIN(wake_at)").
-		Where("status = 'WAITING'").Scan(ctx, &next)
+		Where(unfinishedSQL+" AND status = 'WAITING'").Scan(ctx, &next)
 	if err != nil {
 		return time.Time{}, false, err
 	}
