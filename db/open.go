@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -152,8 +153,11 @@ func (d *DB) openSQLite(ctx context.Context, opts Options) error {
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
-	// Prove the file is usable now, not at the first execution.
-	if _, err := sqldb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS weft_probe (x INTEGER); DROP TABLE weft_probe`); err != nil {
+	// Prove the file is writable now, not at the first execution. The probe
+	// table's name is this opener's own: processes opening the same file at
+	// once must not drop each other's.
+	probe := "weft_probe_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	if _, err := sqldb.ExecContext(ctx, `CREATE TABLE `+probe+` (x INTEGER); DROP TABLE `+probe); err != nil {
 		_ = sqldb.Close()
 		return fmt.Errorf("cannot write database %s: %w", path, err)
 	}

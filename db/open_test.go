@@ -63,3 +63,26 @@ func TestMigrations(t *testing.T) {
 		require.ErrorIs(t, err, db.ErrNewerSchema)
 	})
 }
+
+// Processes and goroutines that open the same SQLite file at once all get
+// it (weft worker and weft submit started together, say).
+func TestOpenSameFileAtOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "weft.db")
+	d, err := db.Open(context.Background(), path, db.Options{})
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			d, err := db.Open(context.Background(), path, db.Options{})
+			if err == nil {
+				err = d.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+}
