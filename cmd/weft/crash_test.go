@@ -65,18 +65,41 @@ func buildWeft(t *testing.T) string {
 	return bin
 }
 
+// workerProc is a running `weft worker`; exited is closed when it ends.
+type workerProc struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// alive fails the test at once when the worker has ended: waiting for work
+// it will never do would only time out.
+func (w *workerProc) alive(t *testing.T) {
+	t.Helper()
+	select {
+	case <-w.exited:
+		t.Fatalf("worker %s exited: %v", w.name, w.cmd.ProcessState)
+	default:
+	}
+}
+
 // worker starts `weft worker` on dsn; its output goes to the test log.
-func worker(t *testing.T, bin, dsn, name string) *exec.Cmd {
+func worker(t *testing.T, bin, dsn, name string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(bin, "worker", "--db", dsn, "--lease", "2s", "--concurrency", "16", "--name", name)
 	cmd.Env = append(os.Environ(), "WEFT_SQLITE_SYNCHRONOUS=NORMAL")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())
+	w := &workerProc{name: name, cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(w.exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-w.exited
 	})
-	return cmd
+	return w
 }
 
 // stepStates reads every step's status from the database.
@@ -121,7 +144,7 @@ func crashTest(t *testing.T, dsn string, workers int) {
 	require.Len(t, strings.Fields(string(out)), n)
 
 	victim := worker(t, bin, dsn, "victim")
-	var survivors []*exec.Cmd
+	var survivors []*workerProc
 	for i := 1; i < workers; i++ {
 		survivors = append(survivors, worker(t, bin, dsn, fmt.Sprintf("survivor-%d", i)))
 	}
@@ -136,21 +159,24 @@ func crashTest(t *testing.T, dsn string, workers int) {
 	}
 	// Both must be alive: the victim holds work, the survivors take it over.
 	for _, w := range append(survivors, victim) {
-		require.NoError(t, w.Process.Signal(syscall.Signal(0)), "a worker exited early")
+		w.alive(t)
 	}
-	require.NoError(t, victim.Process.Signal(syscall.SIGKILL))
-	_ = victim.Wait()
+	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
+	<-victim.exited
 	before, _ := stepStates(t, dsn)
 	callsAtKill, _ := api.snapshot()
 
 	if workers == 1 {
-		worker(t, bin, dsn, "restarted") // the same machine, started again
+		survivors = append(survivors, worker(t, bin, dsn, "restarted")) // the same machine, started again
 	}
 	deadline = time.Now().Add(2 * time.Minute)
 	for {
 		_, counts := stepStates(t, dsn)
 		if counts[core.StatusCompleted] == n {
 			break
+		}
+		for _, w := range survivors {
+			w.alive(t)
 		}
 		require.True(t, time.Now().Before(deadline), "not all executions completed: %v", counts)
 		time.Sleep(100 * time.Millisecond)
