@@ -69,6 +69,41 @@ func TestCallsOutOnDurableResults(t *testing.T) {
 	})
 }
 
+// The same for calls made inside a FOR_EACH: the call after it goes out once
+// every item's result is in the database.
+func TestCallsOutOnDurableNestedResults(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		d := openDB(t, b.dsn(t))
+		api := probeAPI(t, func(execID, path string) error {
+			if path != "/after" {
+				return nil
+			}
+			var n int
+			err := d.Bun().NewSelect().Table("step_executions").ColumnExpr("COUNT(*)").
+				Where("execution_id = ? AND step_key LIKE 'call[%' AND step_status = ?", execID, core.StatusCompleted).
+				Scan(context.Background(), &n)
+			if err != nil {
+				return err
+			}
+			if n != 3 {
+				return fmt.Errorf("%d of the 3 items are in the database as COMPLETED when the next call goes out", n)
+			}
+			return nil
+		})
+		eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: d.Store()})
+		plan := compileOn(t, eng, `{"name": "items then a call", "steps": [
+			{"id": "each", "type": "FOR_EACH", "config": {"items": [1, 2, 3], "maxConcurrency": 3,
+				"step": {"id": "call", "type": "HTTP_REQUEST", "config": {"url": "{{input.api}}/item/{{item}}"}}}},
+			{"id": "after", "type": "HTTP_REQUEST", "dependsOn": ["each"], "config": {"url": "{{input.api}}/after"}}]}`)
+		for range 3 {
+			x, err := eng.Execute(context.Background(), plan, map[string]any{"api": api})
+			require.NoError(t, err)
+			require.Equal(t, core.StatusCompleted, x.Status, "%v", x.Error)
+		}
+	})
+}
+
 func stepStatus(d *db.DB, execID, step string) (string, error) {
 	var s string
 	err := d.Bun().NewSelect().Table("step_executions").Column("step_status").
