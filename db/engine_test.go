@@ -164,8 +164,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Not too often: the conditions count thousands of rows, and the
+		// polls would take the CPU the executions need.
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
 var _ = db.IsPostgres
+
+// Claims take executions in the order they became claimable — a lease that
+// ran out, a parked WAIT that is due, a new execution — and leave those not
+// yet due.
+func TestClaimOrder(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		d := openDB(t, b.dsn(t))
+		store := d.Store()
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+		create := func(id string, status core.Status, created time.Time, wake time.Time, lease *core.Lease) {
+			x := &core.Execution{ID: id, WorkflowID: "wf", WorkflowVersion: 1, Status: status, CreatedAt: created, WakeAt: wake}
+			require.NoError(t, store.CreateExecution(ctx, x, lease))
+		}
+		create("new-later", core.StatusPending, at(3), time.Time{}, nil)
+		create("parked", core.StatusWaiting, at(0), at(2), nil)
+		create("new", core.StatusPending, at(1), time.Time{}, nil)
+		create("crashed", core.StatusRunning, at(0), time.Time{}, &core.Lease{Owner: "gone", Token: 1, Until: at(4)})
+		create("parked-long", core.StatusWaiting, at(0), at(60), nil)
+		create("leased", core.StatusRunning, at(0), time.Time{}, &core.Lease{Owner: "alive", Token: 1, Until: at(60)})
+		var order []string
+		for {
+			cs, err := store.Claim(ctx, "me", 1, at(10), time.Minute)
+			require.NoError(t, err)
+			if len(cs) == 0 {
+				break
+			}
+			order = append(order, cs[0].Execution.ID)
+		}
+		require.Equal(t, []string{"new", "parked", "new-later", "crashed"}, order)
+	})
+}

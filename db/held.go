@@ -84,7 +84,7 @@ func (d *DB) mergeHeld(id string, lease core.Lease, steps []StepExecution, hdr *
 	}
 	if hdr != nil {
 		r := &h.row
-		r.Status, r.Input, r.Output, r.Error, r.FailedStep = hdr.Status, hdr.Input, hdr.Output, hdr.Error, hdr.FailedStep
+		r.Status, r.Output, r.Error, r.FailedStep = hdr.Status, hdr.Output, hdr.Error, hdr.FailedStep
 		r.StartedAt, r.FinishedAt, r.DurationMs, r.WakeAt = hdr.StartedAt, hdr.FinishedAt, hdr.DurationMs, hdr.WakeAt
 	}
 	h.row.UpdatedAt = now

@@ -173,3 +173,35 @@ func TestHeldExecutionLeaseAndClose(t *testing.T) {
 		require.Len(t, cs, 1, "claimed once its lease has expired")
 	})
 }
+
+// Writes the engine does not wait for are applied in order, and once a
+// later awaited write returns they are in the database: a progress record
+// held back, and a nested step's result (which must never be held back).
+func TestAsyncWritesAreDurableOnceALaterWriteIs(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		d := openDB(t, b.dsn(t))
+		store := d.Store()
+		now := time.Now().Truncate(time.Millisecond)
+		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
+		require.NoError(t, store.CreateExecution(ctx, x, &lease))
+		state := func(id string, s core.Status) *core.StepState {
+			return &core.StepState{ID: id, Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
+				History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}
+		}
+		write := func(st *core.StepState, async bool) {
+			require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st}, Async: async}))
+		}
+		write(state("first", core.StatusRunning), false) // the execution is in the database now
+		write(state("a", core.StatusRunning), true)      // an attempt starts
+		write(state("b", core.StatusCompleted), true)    // a nested step's result
+		write(state("c", core.StatusRunning), false)
+		for step, want := range map[string]core.Status{"a": core.StatusRunning, "b": core.StatusCompleted, "c": core.StatusRunning} {
+			s, err := stepStatus(d, "x", step)
+			require.NoError(t, err, "%s is not in the database once a later awaited write returned", step)
+			require.Equal(t, string(want), s, step)
+		}
+	})
+}

@@ -178,6 +178,8 @@ type WorkflowExecution struct {
 	LeaseToken      int64
 	LeaseUntil      int64
 	UpdatedAt       int64
+	// DueAt is when the execution may be claimed (see dueAt); it orders claims.
+	DueAt int64
 }
 
 // StepExecution is one attempt of one step of an execution. A step that

@@ -16,15 +16,22 @@ import (
 const (
 	sqlInsertExecution = `INSERT INTO workflow_executions (id, workflow_id, workflow_version, workflow_name, status,
 		input, output, error, failed_step, created_at, started_at, finished_at, duration_ms, wake_at,
-		lease_owner, lease_token, lease_until, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlGuard        = `UPDATE workflow_executions SET updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_token = ?`
-	sqlGuardRelease = `UPDATE workflow_executions SET updated_at = ?, lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ? AND lease_token = ?`
-	headerSet       = `updated_at = ?, status = ?, input = ?, output = ?, error = ?, failed_step = ?,
+		lease_owner, lease_token, lease_until, updated_at, due_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlGuard = `UPDATE workflow_executions SET updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_token = ?`
+	// baseDueSQL is dueAt in SQL: the due time of the row without its lease.
+	baseDueSQL      = `CASE WHEN status = 'WAITING' THEN wake_at ELSE created_at END`
+	sqlGuardRelease = `UPDATE workflow_executions SET updated_at = ?, lease_owner = '', lease_until = 0,
+		due_at = ` + baseDueSQL + ` WHERE id = ? AND lease_owner = ? AND lease_token = ?`
+	headerSet = `updated_at = ?, status = ?, output = ?, error = ?, failed_step = ?,
 		started_at = ?, finished_at = ?, duration_ms = ?, wake_at = ?`
-	sqlHeader        = `UPDATE workflow_executions SET ` + headerSet + ` WHERE id = ? AND lease_owner = ? AND lease_token = ?`
-	sqlHeaderRelease = `UPDATE workflow_executions SET ` + headerSet + `, lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ? AND lease_token = ?`
-	stepColumns      = `execution_id, step_key, attempt, step_id, step_type, parent_key,
+	// due_at: see dueAt; the argument is the due time without the lease
+	// (given twice to sqlHeader, which keeps the lease).
+	sqlHeader = `UPDATE workflow_executions SET ` + headerSet + `,
+		due_at = CASE WHEN lease_until > ? THEN lease_until ELSE ? END WHERE id = ? AND lease_owner = ? AND lease_token = ?`
+	sqlHeaderRelease = `UPDATE workflow_executions SET ` + headerSet + `, lease_owner = '', lease_until = 0,
+		due_at = ? WHERE id = ? AND lease_owner = ? AND lease_token = ?`
+	stepColumns = `execution_id, step_key, attempt, step_id, step_type, parent_key,
 		item_index, fallback_for, status, step_status, input, output, error, step_error, step_started_at,
 		step_finished_at, step_duration_ms, started_at, finished_at, duration_ms, retry_delay_ms, wake_at, result`
 	stepValues   = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`

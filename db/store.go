@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,12 +40,26 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx bun.T
 	return s.db.batch.do(ctx, fn)
 }
 
-// executionRow turns an execution header into its row.
+// executionRow turns a new execution into its row.
 func executionRow(x *core.Execution, lease *core.Lease, now time.Time) (*WorkflowExecution, error) {
 	in, err := toJSON(x.Input)
 	if err != nil {
 		return nil, fmt.Errorf("execution input: %w", err)
 	}
+	row, err := headerRow(x, now)
+	if err != nil {
+		return nil, err
+	}
+	row.Input = in
+	if lease != nil {
+		row.LeaseOwner, row.LeaseToken, row.LeaseUntil = lease.Owner, lease.Token, micros(lease.Until)
+	}
+	return row, nil
+}
+
+// headerRow turns an execution header into the part of its row that
+// checkpoints change: all but the input, which is the execution's for good.
+func headerRow(x *core.Execution, now time.Time) (*WorkflowExecution, error) {
 	out, err := toJSON(x.Output)
 	if err != nil {
 		return nil, fmt.Errorf("execution output: %w", err)
@@ -57,16 +70,12 @@ func executionRow(x *core.Execution, lease *core.Lease, now time.Time) (*Workflo
 			return nil, err
 		}
 	}
-	row := &WorkflowExecution{
+	return &WorkflowExecution{
 		ID: x.ID, WorkflowID: x.WorkflowID, WorkflowVersion: x.WorkflowVersion, WorkflowName: x.WorkflowName,
-		Status: ExecutionStatus(x.Status), Input: in, Output: out, Error: errJSON, FailedStep: x.FailedStep,
+		Status: ExecutionStatus(x.Status), Output: out, Error: errJSON, FailedStep: x.FailedStep,
 		CreatedAt: micros(x.CreatedAt), StartedAt: micros(x.StartedAt), FinishedAt: micros(x.FinishedAt),
 		DurationMs: x.DurationMs, WakeAt: micros(x.WakeAt), UpdatedAt: micros(now),
-	}
-	if lease != nil {
-		row.LeaseOwner, row.LeaseToken, row.LeaseUntil = lease.Owner, lease.Token, micros(lease.Until)
-	}
-	return row, nil
+	}, nil
 }
 
 // header turns a row into an execution header.
@@ -110,8 +119,21 @@ func (s *Store) CreateExecution(ctx context.Context, x *core.Execution, lease *c
 func (d *DB) insertExecution(ctx context.Context, tx bun.Tx, row *WorkflowExecution) error {
 	_, err := d.exec(ctx, tx, sqlInsertExecution, row.ID, row.WorkflowID, row.WorkflowVersion, row.WorkflowName,
 		string(row.Status), row.Input, row.Output, row.Error, row.FailedStep, row.CreatedAt, row.StartedAt,
-		row.FinishedAt, row.DurationMs, row.WakeAt, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.UpdatedAt)
+		row.FinishedAt, row.DurationMs, row.WakeAt, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.UpdatedAt,
+		max(row.LeaseUntil, row.dueAt()))
 	return err
+}
+
+// dueAt is when the execution may be claimed, leases aside: a parked one
+// at its wake time, any other unfinished one since its creation. The row's
+// due_at is the later of this and its lease's end, so that claims read one
+// index range in the order executions became claimable (the statements that
+// change the lease, status or wake time keep it so).
+func (r *WorkflowExecution) dueAt() int64 {
+	if r.Status == ExecutionStatus(core.StatusWaiting) {
+		return r.WakeAt
+	}
+	return r.CreatedAt
 }
 
 // stepArgs lists a step row's values in the order of stepColumns.
@@ -127,24 +149,30 @@ func stepArgs(r *StepExecution) []any {
 const unfinishedSQL = `status IN ('PENDING', 'RUNNING', 'WAITING')`
 
 // claimableSQL selects the executions an engine may claim at ?now (twice).
-const claimableSQL = unfinishedSQL + ` AND lease_until <= ? AND (status = 'PENDING' OR status = 'RUNNING' OR (status = 'WAITING' AND wake_at <= ?))`
+// due_at <= now says it all (see dueAt); the rest is there for the partial
+// index to apply.
+const claimableSQL = unfinishedSQL + ` AND due_at <= ?`
 
 // Claim implements core.ExecutionStore. On PostgreSQL the rows are locked
 // with FOR UPDATE SKIP LOCKED, so engines sharing the database never claim
 // the same execution nor wait for each other.
 func (s *Store) Claim(ctx context.Context, owner string, n int, now time.Time, leaseFor time.Duration) ([]core.Claimed, error) {
 	var rows []WorkflowExecution
-	lock := ""
+	// Without statistics (weft never runs ANALYZE) SQLite prefers the status
+	// index and sorts every claimable row; INDEXED BY holds it to the claim
+	// index, and fails the query rather than fall back if it cannot be used.
+	from, lock := "workflow_executions INDEXED BY workflow_executions_claim_idx", ""
 	if s.db.pg {
-		lock = " FOR UPDATE SKIP LOCKED"
+		from, lock = "workflow_executions", " FOR UPDATE SKIP LOCKED"
 	}
 	t := micros(now)
 	s.db.flushExpiredHeld(t)
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		rows = rows[:0]
-		return tx.NewRaw(`UPDATE workflow_executions SET lease_owner = ?, lease_token = lease_token + 1, lease_until = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM workflow_executions WHERE `+claimableSQL+` ORDER BY created_at LIMIT ?`+lock+`)
-			RETURNING *`, owner, micros(now.Add(leaseFor)), micros(s.now()), t, t, n).Scan(ctx, &rows)
+		until := micros(now.Add(leaseFor))
+		return tx.NewRaw(`UPDATE workflow_executions SET lease_owner = ?, lease_token = lease_token + 1, lease_until = ?, due_at = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM `+from+` WHERE `+claimableSQL+` ORDER BY due_at LIMIT ?`+lock+`)
+			RETURNING *`, owner, until, until, micros(s.now()), t, n).Scan(ctx, &rows)
 	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("claim executions: %w", err)
@@ -171,7 +199,7 @@ func (s *Store) Renew(ctx context.Context, owner string, leases map[string]int64
 			if kept[id] {
 				continue
 			}
-			res, err := tx.NewUpdate().Table("workflow_executions").Set("lease_until = ?", micros(until)).
+			res, err := tx.NewUpdate().Table("workflow_executions").Set("lease_until = ?", micros(until)).Set("due_at = CASE WHEN ? > "+baseDueSQL+" THEN ? ELSE "+baseDueSQL+" END", micros(until), micros(until)).
 				Where("id = ? AND lease_owner = ? AND lease_token = ?", id, owner, token).Exec(ctx)
 			if err != nil {
 				return err
@@ -350,7 +378,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 	var hdr *WorkflowExecution
 	if cp.Execution != nil {
 		var err error
-		if hdr, err = executionRow(cp.Execution, nil, s.now()); err != nil {
+		if hdr, err = headerRow(cp.Execution, s.now()); err != nil {
 			return err
 		}
 	}
@@ -365,12 +393,14 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		var err error
 		switch {
 		case hdr != nil:
-			q := sqlHeader
-			if cp.Release {
-				q = sqlHeaderRelease
+			args := []any{now, string(hdr.Status), hdr.Output, hdr.Error, hdr.FailedStep,
+				hdr.StartedAt, hdr.FinishedAt, hdr.DurationMs, hdr.WakeAt, hdr.dueAt()}
+			q := sqlHeaderRelease
+			if !cp.Release {
+				q = sqlHeader
+				args = append(args, hdr.dueAt())
 			}
-			res, err = s.db.exec(ctx, tx, q, now, string(hdr.Status), hdr.Input, hdr.Output, hdr.Error, hdr.FailedStep,
-				hdr.StartedAt, hdr.FinishedAt, hdr.DurationMs, hdr.WakeAt, id, lease.Owner, lease.Token)
+			res, err = s.db.exec(ctx, tx, q, append(args, id, lease.Owner, lease.Token)...)
 		case cp.Release:
 			res, err = s.db.exec(ctx, tx, sqlGuardRelease, now, id, lease.Owner, lease.Token)
 		case len(rest) > 0:
@@ -401,8 +431,10 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		}
 		return <-o.done
 	}
-	// Any write of these steps supersedes a progress record still held back.
-	s.db.progress.cancel(keys)
+	// This write supersedes the progress records of its steps still held
+	// back; an awaited one first queues the execution's others, so that
+	// once it returns every earlier write is durable (Checkpoint.Async).
+	s.db.progress.settle(id, keys, !async)
 	if async {
 		enqueue := func() {
 			s.db.batch.async(ctx, keys, write, func(err error) {
@@ -411,62 +443,16 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 				}
 			})
 		}
-		if len(cp.Results) == 0 {
-			// Progress alone (an attempt starts, a retry waits): written only
-			// if the step is still at it a moment later. Most attempts end
-			// sooner, and their final write says it all.
-			s.db.progress.later(keys, enqueue)
+		if isProgress(cp) {
+			// Written only if the step is still at it a moment later: most
+			// attempts end sooner, and their final write says it all.
+			s.db.progress.later(id, keys, enqueue)
 			return nil
 		}
 		enqueue()
 		return nil
 	}
 	return s.db.batch.doKeyed(ctx, keys, write)
-}
-
-// progressDelay is how long a progress record waits before it is written.
-const progressDelay = 50 * time.Millisecond
-
-// heldBack holds progress records back for progressDelay.
-type heldBack struct {
-	mu     sync.Mutex
-	timers map[string]*time.Timer
-}
-
-func (h *heldBack) later(keys []string, write func()) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.timers == nil {
-		h.timers = map[string]*time.Timer{}
-	}
-	var t *time.Timer
-	t = time.AfterFunc(progressDelay, func() {
-		h.mu.Lock()
-		for _, k := range keys {
-			if h.timers[k] == t {
-				delete(h.timers, k)
-			}
-		}
-		h.mu.Unlock()
-		write()
-	})
-	for _, k := range keys {
-		if old := h.timers[k]; old != nil {
-			old.Stop()
-		}
-		h.timers[k] = t
-	}
-}
-
-func (h *heldBack) cancel(keys []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, k := range keys {
-		if t := h.timers[k]; t != nil {
-			t.Stop()
-			delete(h.timers, k)
-		}
-	}
 }
 
 // GetExecution implements core.ExecutionStore.
@@ -498,8 +484,12 @@ func (s *Store) GetExecution(ctx context.Context, id string) (*core.Execution, e
 // NextWake implements core.ExecutionStore.
 func (s *Store) NextWake(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := s.db.bun.NewSelect().Table("workflow_executions").ColumnExpr("MIN(wake_at)").
-		Where(unfinishedSQL+" AND status = 'WAITING'").Scan(ctx, &next)
+	from := "workflow_executions INDEXED BY workflow_executions_wake_idx" // see Claim
+	if s.db.pg {
+		from = "workflow_executions"
+	}
+	err := s.db.bun.NewSelect().TableExpr(from).ColumnExpr("MIN(wake_at)").
+		Where("status = 'WAITING'").Scan(ctx, &next) // word for word the wake index's condition
 	if err != nil {
 		return time.Time{}, false, err
 	}
