@@ -292,3 +292,69 @@ func TestShutdownHandsExecutionsBack(t *testing.T) {
 	require.Equal(t, core.StatusCompleted, x.Steps["after"].Status)
 	require.Equal(t, 2, x.Steps["slow"].Attempts)
 }
+
+// failingStore fails the awaited writes of one step's records while failing
+// is set, as a full disk or an unreachable database would.
+type failingStore struct {
+	core.Store
+	step    string
+	mu      sync.Mutex
+	failing bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (s *failingStore) Checkpoint(ctx context.Context, id string, l core.Lease, cp *core.Checkpoint) error {
+	s.mu.Lock()
+	failing := s.failing
+	s.mu.Unlock()
+	if failing && !cp.Async {
+		for _, st := range cp.Steps {
+			if st.ID == s.step {
+				return errDiskFull
+			}
+		}
+	}
+	return s.Store.Checkpoint(ctx, id, l, cp)
+}
+
+// When a write the engine waits for fails, the run stops: the at-most-once
+// step whose start could not be recorded is not called, Execute says why,
+// and once the lease runs out an engine resumes the execution from what
+// was recorded.
+func TestStoreFailureStopsTheRun(t *testing.T) {
+	t.Parallel()
+	reg, _ := newRegistry(t)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	require.NoError(t, reg.Register(core.Entry{Origin: core.OriginCompiled, Info: sdk.NewStep("count",
+		func(ctx context.Context, in struct {
+			Key string `json:"key"`
+		}) (string, error) {
+			mu.Lock()
+			calls[in.Key]++
+			mu.Unlock()
+			return in.Key, nil
+		}).Info()}))
+	shared := core.NewMemoryStore()
+	clock := clockwork.NewFakeClock()
+	broken := &failingStore{Store: shared, step: "charge", failing: true}
+	a := core.New(core.Options{Registry: reg, Store: broken, Clock: clock, Owner: "a", LeaseDuration: 10 * time.Second})
+	b := core.New(core.Options{Registry: reg, Store: shared, Clock: clock, Owner: "b", LeaseDuration: 10 * time.Second})
+	doc := `{"name": "pay", "steps": [
+		{"id": "quote", "type": "count", "config": {"key": "quote"}},
+		{"id": "charge", "type": "count", "idempotent": false, "dependsOn": ["quote"], "config": {"key": "charge"}},
+		{"id": "receipt", "type": "count", "dependsOn": ["charge"], "config": {"key": "receipt"}}]}`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	x, err := a.Execute(ctx, compile(t, a, doc), nil)
+	require.ErrorIs(t, err, errDiskFull)
+	require.NotNil(t, x)
+	require.Equal(t, map[string]int{"quote": 1}, calls, "the step whose start could not be recorded is not called, nor what follows it")
+	require.Equal(t, core.StatusRunning, statusOf(t, shared, x.ID), "left as recorded, for an engine to resume")
+
+	go func() { _ = b.Work(ctx, core.WorkOptions{Poll: time.Second}) }()
+	clock.Advance(11 * time.Second)
+	waitFor(t, "b to finish", func() bool { return statusOf(t, shared, x.ID) == core.StatusCompleted })
+	require.Equal(t, map[string]int{"quote": 1, "charge": 1, "receipt": 1}, calls, "resumed from its checkpoints")
+}

@@ -44,7 +44,9 @@ type run struct {
 	stop context.CancelCauseFunc
 
 	mu   sync.Mutex // guards exec.Steps and the fields below
-	lost bool
+	lost bool       // the run stopped: its lease was lost, or its store failed
+	// storeErr is the write that failed when the store failed (see checkpoint).
+	storeErr error
 	// queued counts the results of components written without waiting;
 	// synced is the count known durable. A component attempt does not start
 	// (call out) before every result it could depend on is durable.
@@ -57,6 +59,9 @@ var errLeaseLost = fmt.Errorf("%w: another engine took the execution over", ErrL
 // errShutdown stops the runs of an engine whose Work ends: they are given
 // back to the store, not finished.
 var errShutdown = errors.New("engine stopping")
+
+// errStoreFailed stops a run whose records could not be written.
+var errStoreFailed = errors.New("the execution's records could not be written")
 
 // errParked ends a WAIT that parks its execution instead of sleeping.
 var errParked = errors.New("parked")
@@ -172,6 +177,9 @@ func (x *run) isLost() bool {
 // the run: another engine owns the execution now.
 func (x *run) checkpoint(cp *Checkpoint) error {
 	if x.isLost() {
+		if err := x.failure(); err != nil {
+			return fmt.Errorf("%w: %w", errStoreFailed, err)
+		}
 		return errLeaseLost
 	}
 	err := x.e.store.Checkpoint(x.bg, x.exec.ID, x.lease, cp)
@@ -187,8 +195,40 @@ func (x *run) checkpoint(cp *Checkpoint) error {
 	}
 	if err != nil {
 		x.e.log.Error("checkpoint", "execution", x.exec.ID, "err", err)
+		if !cp.Async {
+			x.storeFailed(err)
+		}
 	}
 	return err
+}
+
+// storeFailed stops the run after a write it waited for failed. Going on
+// would break what the records promise: an at-most-once step would be called
+// with its start unrecorded, a call could go out on results that are not
+// durable. The execution stays as last recorded; once its lease runs out an
+// engine resumes it from its checkpoints (Execute reports the error).
+func (x *run) storeFailed(err error) {
+	x.mu.Lock()
+	first := !x.lost
+	x.lost = true
+	if x.storeErr == nil {
+		x.storeErr = err
+	}
+	x.mu.Unlock()
+	if first {
+		if x.stop != nil {
+			x.stop(fmt.Errorf("%w: %w", errStoreFailed, err))
+		}
+		x.e.log.Error("records cannot be written; the execution stops and resumes from its checkpoints once its lease runs out",
+			"execution", x.exec.ID, "err", err)
+	}
+}
+
+// failure returns the write that stopped the run, if the store failed.
+func (x *run) failure() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.storeErr
 }
 
 // result is what a finished top-level step tells the scheduler.
@@ -547,7 +587,8 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 			// with this write, before this one calls out.
 			flush, upTo := x.mustSync()
 			err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: n.idempotent && !flush})
-			if errors.Is(err, errLeaseLost) {
+			if err != nil && x.isLost() {
+				// Not called: the run stops (see checkpoint).
 				return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: err.Error()}, nil
 			}
 			if err == nil && flush {
@@ -749,7 +790,7 @@ func (x *run) classify(ctx context.Context, err error) *sdk.Error {
 			return &sdk.Error{Code: sdk.CodeCancelled, Message: "execution cancelled", Err: err}
 		case errors.Is(cause, errFailFast):
 			return &sdk.Error{Code: sdk.CodeCancelled, Message: "stopped: " + cause.Error(), Err: err}
-		case errors.Is(cause, errLeaseLost), errors.Is(cause, errShutdown):
+		case errors.Is(cause, errLeaseLost), errors.Is(cause, errShutdown), errors.Is(cause, errStoreFailed):
 			return &sdk.Error{Code: sdk.CodeCancelled, Message: cause.Error(), Err: err}
 		case errors.Is(cause, errExecutionTimeout):
 			return &sdk.Error{Code: sdk.CodeTimeout, Message: fmt.Sprintf("execution timed out after %s", x.plan.timeout), Err: err}

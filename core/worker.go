@@ -115,9 +115,10 @@ func (e *Engine) signal(ctx context.Context) {
 // Execute runs a plan to the end in this goroutine and returns the execution
 // record. The execution is stored (claimed by this engine) before it starts,
 // so with a durable store another engine resumes it if this process dies.
-// Long WAITs block here instead of parking. The error is non-nil only when
-// the execution could not be stored at all; a failed execution is reported
-// through its status.
+// Long WAITs block here instead of parking. A failed execution is reported
+// through its status; the error is non-nil when the execution could not be
+// stored, or when its records stopped being written: the run then stops (see
+// run.storeFailed) and the execution returned is as far as it got.
 func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution, error) {
 	wfID, version, err := e.stored(ctx, plan)
 	if err != nil {
@@ -135,6 +136,9 @@ func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution
 	stop := e.keeper.hold(x)
 	defer stop()
 	x.drive(ctx)
+	if err := x.failure(); err != nil {
+		return exec, fmt.Errorf("record execution %s: %w", exec.ID, err)
+	}
 	return exec, nil
 }
 

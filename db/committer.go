@@ -33,6 +33,17 @@ type op struct {
 	// same rows: the later one holds the newer state.
 	keys  []string
 	async bool
+	// onErr, for an async write, learns of its failure — from the committer
+	// itself, before any later write is acknowledged (see Store.Checkpoint).
+	onErr func(error)
+}
+
+// finish reports a write's outcome.
+func (o *op) finish(err error) {
+	if err != nil && o.onErr != nil {
+		o.onErr(err)
+	}
+	o.done <- err
 }
 
 var errClosed = errors.New("database closed")
@@ -51,7 +62,7 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx bun.
 
 // doKeyed is do for a write that replaces the rows named by keys.
 func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error) error {
-	o, err := c.enqueue(ctx, keys, fn, false)
+	o, err := c.enqueue(ctx, keys, fn, nil)
 	if err != nil {
 		return err
 	}
@@ -60,9 +71,10 @@ func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx cont
 	return <-o.done
 }
 
-// enqueue queues a write; its outcome comes on the op's done channel.
-func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, async bool) (*op, error) {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: async}
+// enqueue queues a write; its outcome comes on the op's done channel. A
+// write with onErr is async: nobody waits for it.
+func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: onErr != nil, onErr: onErr}
 	select {
 	case c.ops <- o:
 		return o, nil
@@ -73,19 +85,14 @@ func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx cont
 	}
 }
 
-// async queues a write without waiting for it; errors are reported to
-// onErr. Writes are applied in the order they are queued, and an async one
-// may be dropped in favour of a later write of the same keys.
+// async queues a write without waiting for it; its failure is reported to
+// onErr (which must be quick: the committer calls it). Writes are applied in
+// the order they are queued, and an async one may be dropped in favour of a
+// later write of the same keys.
 func (c *committer) async(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) {
-	o, err := c.enqueue(context.WithoutCancel(ctx), keys, fn, true)
-	if err != nil {
-		return
+	if _, err := c.enqueue(context.WithoutCancel(ctx), keys, fn, onErr); err != nil {
+		onErr(err)
 	}
-	go func() {
-		if err := <-o.done; err != nil && onErr != nil {
-			onErr(err)
-		}
-	}()
 }
 
 func (c *committer) close() {
@@ -106,7 +113,7 @@ func (c *committer) loop() {
 			for {
 				select {
 				case o := <-c.ops:
-					o.done <- c.commit([]*op{o})[0]
+					o.finish(c.commit([]*op{o})[0])
 				default:
 					return
 				}
@@ -123,7 +130,7 @@ func (c *committer) loop() {
 		}
 		batch = coalesce(batch)
 		for i, err := range c.commit(batch) {
-			batch[i].done <- err
+			batch[i].finish(err)
 		}
 	}
 }
@@ -139,7 +146,7 @@ func coalesce(batch []*op) []*op {
 			replaced = replaced && later[k]
 		}
 		if replaced {
-			o.done <- nil
+			o.finish(nil)
 			continue
 		}
 		for _, k := range o.keys {

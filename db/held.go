@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -176,13 +175,9 @@ func (d *DB) writeHeldLocked(h *heldExec, async bool) (*op, error) {
 		}
 		return nil
 	}
-	o, err := d.batch.enqueue(context.Background(), nil, write, async)
-	if err == nil && async {
-		go func() {
-			if err := <-o.done; err != nil {
-				slog.Error("execution not recorded", "execution", row.ID, "err", err)
-			}
-		}()
+	var onErr func(error)
+	if async {
+		onErr = func(err error) { d.unwritten(row.ID, err) }
 	}
-	return o, err
+	return d.batch.enqueue(context.Background(), nil, write, onErr)
 }

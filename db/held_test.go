@@ -205,3 +205,44 @@ func TestAsyncWritesAreDurableOnceALaterWriteIs(t *testing.T) {
 		}
 	})
 }
+
+// When a write the engine did not wait for fails, the execution's next
+// awaited write fails too: whoever is told it is durable relies on every
+// earlier write being durable.
+func TestFailedAsyncWriteFailsTheNextAwaitedOne(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		d := openDB(t, b.dsn(t))
+		// The database refuses one step's row, as a full disk would refuse all.
+		trigger := []string{`CREATE TRIGGER refuse BEFORE INSERT ON step_executions WHEN NEW.step_key = 'refused'
+			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`}
+		if d.Dialect() == "pg" {
+			trigger = []string{
+				`CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
+					IF NEW.step_key = 'refused' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+				`CREATE TRIGGER refuse BEFORE INSERT ON step_executions FOR EACH ROW EXECUTE FUNCTION refuse()`,
+			}
+		}
+		for _, q := range trigger {
+			_, err := d.Bun().ExecContext(ctx, q)
+			require.NoError(t, err)
+		}
+		store := d.Store()
+		now := time.Now().Truncate(time.Millisecond)
+		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
+		require.NoError(t, store.CreateExecution(ctx, x, &lease))
+		write := func(step string, s core.Status, async bool) error {
+			st := &core.StepState{ID: step, Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
+				History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}
+			return store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st}, Async: async})
+		}
+		require.NoError(t, write("first", core.StatusRunning, false)) // the execution is in the database now
+		require.NoError(t, write("refused", core.StatusCompleted, true), "not waited for: it fails later")
+		err := write("next", core.StatusRunning, false)
+		require.ErrorContains(t, err, "an earlier record of execution x was not written")
+		require.ErrorContains(t, err, "refused by the test")
+		require.NoError(t, write("next", core.StatusRunning, false), "reported once")
+	})
+}

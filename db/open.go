@@ -52,6 +52,7 @@ type DB struct {
 	batch    *committer
 	progress heldBack
 	held     held
+	failed   sync.Map // execution id → the error of an async write that failed (see awaited)
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt

@@ -429,7 +429,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		if err != nil || o == nil {
 			return err
 		}
-		return <-o.done
+		return s.db.awaited(id, <-o.done)
 	}
 	// This write supersedes the progress records of its steps still held
 	// back; an awaited one first queues the execution's others, so that
@@ -437,11 +437,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 	s.db.progress.settle(id, keys, !async)
 	if async {
 		enqueue := func() {
-			s.db.batch.async(ctx, keys, write, func(err error) {
-				if !errors.Is(err, core.ErrLeaseLost) {
-					slog.Warn("progress record not written", "execution", id, "err", err)
-				}
-			})
+			s.db.batch.async(ctx, keys, write, func(err error) { s.db.unwritten(id, err) })
 		}
 		if isProgress(cp) {
 			// Written only if the step is still at it a moment later: most
@@ -452,7 +448,28 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		enqueue()
 		return nil
 	}
-	return s.db.batch.doKeyed(ctx, keys, write)
+	return s.db.awaited(id, s.db.batch.doKeyed(ctx, keys, write))
+}
+
+// unwritten notes that an async write of execution id failed. A lost lease
+// needs no note: the execution's next guarded write finds it lost too.
+func (d *DB) unwritten(id string, err error) {
+	if errors.Is(err, core.ErrLeaseLost) {
+		return
+	}
+	slog.Error("execution record not written", "execution", id, "err", err)
+	d.failed.LoadOrStore(id, err)
+}
+
+// awaited completes an awaited write of execution id: when an async write
+// before it failed, it fails too — a caller told that this write is durable
+// may rely on every earlier one being durable (core.Checkpoint.Async). The
+// committer notes a failure before it acknowledges any later write.
+func (d *DB) awaited(id string, err error) error {
+	if earlier, ok := d.failed.LoadAndDelete(id); ok {
+		return fmt.Errorf("an earlier record of execution %s was not written: %w", id, earlier.(error))
+	}
+	return err
 }
 
 // GetExecution implements core.ExecutionStore.
