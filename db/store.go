@@ -146,7 +146,7 @@ func stepArgs(r *StepExecution) []any {
 // unfinishedSQL is the condition of the claim index (partial: finished
 // executions leave it); queries repeat it word for word so that SQLite
 // knows it may use the index.
-const unfinishedSQL = `status IN ('PENDING', 'RUNNING', 'WAITING')`
+const unfinishedSQL = `(status = 'PENDING' OR status = 'RUNNING' OR status = 'WAITING')`
 
 // claimableSQL selects the executions an engine may claim at ?now (twice).
 // due_at <= now says it all (see dueAt); the rest is there for the partial

@@ -14,6 +14,12 @@ import (
 // over a (status, lease_until, wake_at) index sorted every claimable row on
 // every claim.) Parked executions get an index of their own for the next
 // wake time.
+//
+// The condition of the claim index is an OR of equalities, not an IN list:
+// SQLite evaluates a partial index's condition at every insert and update of
+// the table, and for an IN list of three it builds a temporary B-tree each
+// time (a pager, a page, a memset) — a tenth of the cost of inserting an
+// execution.
 func init() {
 	Migrations.MustRegister(func(ctx context.Context, db *bun.DB) error {
 		return execAll(ctx, db,
@@ -23,7 +29,7 @@ func init() {
 				ELSE (CASE WHEN status = 'WAITING' THEN wake_at ELSE created_at END) END`,
 			`DROP INDEX workflow_executions_claim_idx`,
 			`CREATE INDEX workflow_executions_claim_idx ON workflow_executions (due_at)
-				WHERE status IN ('PENDING', 'RUNNING', 'WAITING')`,
+				WHERE (status = 'PENDING' OR status = 'RUNNING' OR status = 'WAITING')`,
 			`CREATE INDEX workflow_executions_wake_idx ON workflow_executions (wake_at) WHERE status = 'WAITING'`,
 		)
 	}, func(ctx context.Context, db *bun.DB) error {
