@@ -587,9 +587,14 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 			// with this write, before this one calls out.
 			flush, upTo := x.mustSync()
 			err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: n.idempotent && !flush})
-			if err != nil && x.isLost() {
-				// Not called: the run stops (see checkpoint).
-				return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: err.Error()}, nil
+			if x.isLost() {
+				// Not called: the run stops (see checkpoint) — also when this
+				// write went through but a write of a parallel branch failed.
+				msg := "the run stopped"
+				if err != nil {
+					msg = err.Error()
+				}
+				return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: msg}, nil
 			}
 			if err == nil && flush {
 				x.didSync(upTo)

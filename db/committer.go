@@ -22,6 +22,10 @@ type committer struct {
 	wg       sync.WaitGroup
 	closed   chan struct{}
 	once     sync.Once
+	// gate orders enqueue against close: once close holds it, no write
+	// enters the queue after the loop's final drain.
+	gate sync.RWMutex
+	shut bool
 }
 
 type op struct {
@@ -75,11 +79,14 @@ func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx cont
 // write with onErr is async: nobody waits for it.
 func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
 	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: onErr != nil, onErr: onErr}
-	select {
-	case c.ops <- o:
-		return o, nil
-	case <-c.closed:
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	if c.shut {
 		return nil, errClosed
+	}
+	select {
+	case c.ops <- o: // the loop drains the queue until close has the gate
+		return o, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -96,7 +103,12 @@ func (c *committer) async(ctx context.Context, keys []string, fn func(ctx contex
 }
 
 func (c *committer) close() {
-	c.once.Do(func() { close(c.closed) })
+	c.once.Do(func() {
+		c.gate.Lock() // writes being queued get in first; later ones are refused
+		c.shut = true
+		c.gate.Unlock()
+		close(c.closed)
+	})
 	c.wg.Wait()
 }
 

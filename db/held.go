@@ -177,7 +177,7 @@ func (d *DB) writeHeldLocked(h *heldExec, async bool) (*op, error) {
 	}
 	var onErr func(error)
 	if async {
-		onErr = func(err error) { d.unwritten(row.ID, err) }
+		onErr = func(err error) { d.unwritten(row.ID, row.LeaseToken, err) }
 	}
 	return d.batch.enqueue(context.Background(), nil, write, onErr)
 }

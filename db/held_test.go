@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -243,6 +244,43 @@ func TestFailedAsyncWriteFailsTheNextAwaitedOne(t *testing.T) {
 		err := write("next", core.StatusRunning, false)
 		require.ErrorContains(t, err, "an earlier record of execution x was not written")
 		require.ErrorContains(t, err, "refused by the test")
-		require.NoError(t, write("next", core.StatusRunning, false), "reported once")
+		// For the rest of the lease: a parallel branch's write must not pass
+		// either. Known before, the write is not made at all.
+		require.ErrorContains(t, write("parallel", core.StatusRunning, false), "refused by the test")
+		_, err = stepStatus(d, "x", "parallel")
+		require.ErrorIs(t, err, sql.ErrNoRows, "a write that fails is not made")
+
+		// Once the lease runs out, whoever claims the execution writes again.
+		cs, err := store.Claim(ctx, "other", 1, now.Add(2*time.Minute), time.Minute)
+		require.NoError(t, err)
+		require.Len(t, cs, 1)
+		lease = cs[0].Lease
+		require.NoError(t, write("next", core.StatusRunning, false))
+	})
+}
+
+// Closing the database writes the progress records it still holds back.
+func TestCloseWritesHeldBackProgress(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.dsn(t)
+		d, err := db.Open(ctx, dsn, db.Options{})
+		require.NoError(t, err)
+		now := time.Now().Truncate(time.Millisecond)
+		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
+		require.NoError(t, d.Store().CreateExecution(ctx, x, &lease))
+		write := func(step string, async bool) {
+			st := &core.StepState{ID: step, Type: "HTTP_REQUEST", Status: core.StatusRunning, StartedAt: now, Attempts: 1,
+				History: []core.Attempt{{Attempt: 1, Status: core.StatusRunning, StartedAt: now}}}
+			require.NoError(t, d.Store().Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st}, Async: async}))
+		}
+		write("first", false)  // the execution is in the database now
+		write("running", true) // an attempt starts: held back
+		require.NoError(t, d.Close())
+		s, err := stepStatus(openDB(t, dsn), "x", "running")
+		require.NoError(t, err, "the progress record is written on close")
+		require.Equal(t, string(core.StatusRunning), s)
 	})
 }

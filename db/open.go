@@ -273,6 +273,7 @@ func (d *DB) Bun() *bun.DB { return d.bun }
 // Close stops the committer and closes the database.
 func (d *DB) Close() error {
 	if d.batch != nil {
+		d.progress.flushAll()
 		d.flushAllHeld()
 		d.batch.close()
 	}

@@ -93,9 +93,14 @@ func (h *heldBack) settle(id string, keys []string, flush bool) {
 			h.drop(id, r, nil)
 		}
 	}
-	if !flush {
-		return
+	if flush {
+		h.flushLocked(id)
 	}
+}
+
+// flushLocked queues the held-back records of execution id.
+func (h *heldBack) flushLocked(id string) {
+	m := h.pending[id]
 	for len(m) > 0 {
 		for _, r := range m {
 			r.timer.Stop()
@@ -130,4 +135,13 @@ func (h *heldBack) drop(id string, r *heldRecord, keys []string) bool {
 		delete(h.pending, id)
 	}
 	return found
+}
+
+// flushAll queues every held-back record now (the database closes).
+func (h *heldBack) flushAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id := range h.pending {
+		h.flushLocked(id)
+	}
 }

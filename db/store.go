@@ -148,10 +148,13 @@ func stepArgs(r *StepExecution) []any {
 // knows it may use the index.
 const unfinishedSQL = `(status = 'PENDING' OR status = 'RUNNING' OR status = 'WAITING')`
 
-// claimableSQL selects the executions an engine may claim at ?now (twice).
-// due_at <= now says it all (see dueAt); the rest is there for the partial
-// index to apply.
-const claimableSQL = unfinishedSQL + ` AND due_at <= ?`
+// claimableSQL selects the executions an engine may claim at ?now (three
+// times). due_at <= now says it all (see dueAt); unfinishedSQL is there for
+// the partial index to apply, and the lease and wake conditions repeat what
+// due_at says: cheap within the index range, and a row written by a weft
+// that does not know due_at (an older version during an upgrade leaves it 0)
+// is still never claimed while its lease holds.
+const claimableSQL = unfinishedSQL + ` AND due_at <= ? AND lease_until <= ? AND (status <> 'WAITING' OR wake_at <= ?)`
 
 // Claim implements core.ExecutionStore. On PostgreSQL the rows are locked
 // with FOR UPDATE SKIP LOCKED, so engines sharing the database never claim
@@ -172,13 +175,14 @@ func (s *Store) Claim(ctx context.Context, owner string, n int, now time.Time, l
 		until := micros(now.Add(leaseFor))
 		return tx.NewRaw(`UPDATE workflow_executions SET lease_owner = ?, lease_token = lease_token + 1, lease_until = ?, due_at = ?, updated_at = ?
 			WHERE id IN (SELECT id FROM `+from+` WHERE `+claimableSQL+` ORDER BY due_at LIMIT ?`+lock+`)
-			RETURNING *`, owner, until, until, micros(s.now()), t, n).Scan(ctx, &rows)
+			RETURNING *`, owner, until, until, micros(s.now()), t, t, t, n).Scan(ctx, &rows)
 	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("claim executions: %w", err)
 	}
 	out := make([]core.Claimed, 0, len(rows))
 	for i := range rows {
+		s.db.failed.Delete(rows[i].ID) // a new lease: earlier failures are not its own
 		h, err := rows[i].header()
 		if err != nil {
 			return nil, err
@@ -425,11 +429,18 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		return nil
 	}
 	async := cp.Async && cp.Execution == nil && !cp.Release
+	if !async {
+		// Known before: not written at all (an at-most-once step's start
+		// would be on record though the step is never called).
+		if err := s.db.failure(id, lease.Token); err != nil {
+			return err
+		}
+	}
 	if o, ok, err := s.db.mergeHeld(id, lease, steps, hdr, cp.Release, !async, now); ok {
 		if err != nil || o == nil {
 			return err
 		}
-		return s.db.awaited(id, <-o.done)
+		return s.db.awaited(id, lease.Token, <-o.done)
 	}
 	// This write supersedes the progress records of its steps still held
 	// back; an awaited one first queues the execution's others, so that
@@ -437,7 +448,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 	s.db.progress.settle(id, keys, !async)
 	if async {
 		enqueue := func() {
-			s.db.batch.async(ctx, keys, write, func(err error) { s.db.unwritten(id, err) })
+			s.db.batch.async(ctx, keys, write, func(err error) { s.db.unwritten(id, lease.Token, err) })
 		}
 		if isProgress(cp) {
 			// Written only if the step is still at it a moment later: most
@@ -448,28 +459,55 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		enqueue()
 		return nil
 	}
-	return s.db.awaited(id, s.db.batch.doKeyed(ctx, keys, write))
+	return s.db.awaited(id, lease.Token, s.db.batch.doKeyed(ctx, keys, write))
 }
 
-// unwritten notes that an async write of execution id failed. A lost lease
-// needs no note: the execution's next guarded write finds it lost too.
-func (d *DB) unwritten(id string, err error) {
+// awaited completes an awaited write: it fails when an async write before it
+// failed (in the same batch, or one committed just before it).
+func (d *DB) awaited(id string, token int64, err error) error {
+	if f := d.failure(id, token); f != nil {
+		return f
+	}
+	return err
+}
+
+// failedWrite is an async write of an execution that failed under the
+// lease with the given token.
+type failedWrite struct {
+	token int64
+	err   error
+}
+
+// unwritten notes that an async write of execution id, under the lease with
+// the given token, failed. A lost lease needs no note: the execution's next
+// guarded write finds it lost too.
+func (d *DB) unwritten(id string, token int64, err error) {
 	if errors.Is(err, core.ErrLeaseLost) {
 		return
 	}
 	slog.Error("execution record not written", "execution", id, "err", err)
-	d.failed.LoadOrStore(id, err)
+	fw := &failedWrite{token: token, err: err}
+	for {
+		v, loaded := d.failed.LoadOrStore(id, fw)
+		if !loaded || v.(*failedWrite).token == token {
+			return // the first failure under a lease is the one reported
+		}
+		if d.failed.CompareAndSwap(id, v, fw) {
+			return // replaces a note of an earlier lease
+		}
+	}
 }
 
-// awaited completes an awaited write of execution id: when an async write
-// before it failed, it fails too — a caller told that this write is durable
-// may rely on every earlier one being durable (core.Checkpoint.Async). The
-// committer notes a failure before it acknowledges any later write.
-func (d *DB) awaited(id string, err error) error {
-	if earlier, ok := d.failed.LoadAndDelete(id); ok {
-		return fmt.Errorf("an earlier record of execution %s was not written: %w", id, earlier.(error))
+// failure returns, for the rest of the lease, the error of an async write
+// of execution id that failed under it: every awaited write then fails — a
+// caller told that one is durable may rely on every earlier write being
+// durable (core.Checkpoint.Async). The committer notes a failure before it
+// acknowledges any later write. A new lease (Claim) clears the note.
+func (d *DB) failure(id string, token int64) error {
+	if v, ok := d.failed.Load(id); ok && v.(*failedWrite).token == token {
+		return fmt.Errorf("an earlier record of execution %s was not written: %w", id, v.(*failedWrite).err)
 	}
-	return err
+	return nil
 }
 
 // GetExecution implements core.ExecutionStore.
