@@ -284,3 +284,34 @@ func TestCloseWritesHeldBackProgress(t *testing.T) {
 		require.Equal(t, string(core.StatusRunning), s)
 	})
 }
+
+// An output holding the character NUL (a binary response body) is recorded,
+// with U+FFFD in its place, on both databases: PostgreSQL's JSONB refuses
+// NUL, and an unrecordable result would stop its execution for good.
+func TestOutputWithNULIsRecorded(t *testing.T) {
+	t.Parallel()
+	testEachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		d := openDB(t, b.dsn(t))
+		store := d.Store()
+		now := time.Now().Truncate(time.Millisecond)
+		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now,
+			Input: map[string]any{"raw": "in\x00put"}}
+		require.NoError(t, store.CreateExecution(ctx, x, &lease))
+		out := map[string]any{"body": "bin\x00ary"}
+		st := &core.StepState{ID: "call", Type: "HTTP_REQUEST", Status: core.StatusCompleted, StartedAt: now, Attempts: 1,
+			Output: out, History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: now}}}
+		require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st},
+			Results: []core.StepResult{{StepID: "call", Status: core.StatusCompleted, OK: true, Output: out}}}))
+		hdr := *x
+		hdr.Status, hdr.Output, hdr.FinishedAt = core.StatusCompleted, out, now
+		require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Execution: &hdr, Release: true}))
+
+		got, err := store.GetExecution(ctx, "x")
+		require.NoError(t, err)
+		require.Equal(t, map[string]any{"body": "bin\uFFFDary"}, got.Output)
+		require.Equal(t, map[string]any{"raw": "in\uFFFDput"}, got.Input)
+		require.Equal(t, map[string]any{"body": "bin\uFFFDary"}, got.Steps["call"].Output)
+	})
+}

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -100,7 +101,38 @@ func toJSON(v any) (JSON, error) {
 	if string(b) == "null" {
 		return nil, nil
 	}
-	return b, nil
+	return storable(b), nil
+}
+
+// storable replaces the character NUL in encoded JSON (the escape \u0000,
+// which encoding/json always uses for it) with U+FFFD. PostgreSQL's JSONB
+// refuses NUL, so a step output holding one — a binary response body — could
+// never be recorded, and its execution would stop and resume forever. The
+// replacement is made on SQLite too, so that a record reads the same on
+// both. An escaped backslash followed by "u0000" is text, and is kept.
+func storable(b []byte) []byte {
+	const nul = `\u0000`
+	i := bytes.Index(b, []byte(nul))
+	if i < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i >= 0 {
+		// A real escape has an even number of backslashes before it.
+		n := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			n++
+		}
+		out = append(out, b[:i]...)
+		if n%2 == 0 {
+			out = append(out, `\ufffd`...)
+		} else {
+			out = append(out, nul...)
+		}
+		b = b[i+len(nul):]
+		i = bytes.Index(b, []byte(nul))
+	}
+	return append(out, b...)
 }
 
 // fromJSON decodes a column into v; NULL leaves v alone.

@@ -360,7 +360,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		if err != nil {
 			return fmt.Errorf("result of %s: %w", r.StepID, err)
 		}
-		resultOf[r.StepID] = b
+		resultOf[r.StepID] = storable(b)
 	}
 	var steps []StepExecution
 	for _, st := range cp.Steps {
