@@ -52,10 +52,13 @@ func (h *heldBack) later(id string, keys []string, write func()) {
 	r.timer = time.AfterFunc(progressDelay, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if h.drop(id, r, keys) {
+		if h.drop(id, r) {
 			r.write()
 		}
 	})
+	// Older records of these steps are superseded (one that names other
+	// steps too is dropped whole: progress may be lost, never reordered).
+	h.supersede(id, keys)
 	if h.pending == nil {
 		h.pending = map[string]map[string]*heldRecord{}
 	}
@@ -65,15 +68,8 @@ func (h *heldBack) later(id string, keys []string, write func()) {
 		h.pending[id] = m
 	}
 	for _, k := range keys {
-		if old := m[k]; old != nil {
-			// Superseded by this newer progress (a record naming other steps
-			// too is dropped whole: progress may be lost, never reordered).
-			old.timer.Stop()
-			h.drop(id, old, nil)
-		}
 		m[k] = r
 	}
-	h.pending[id] = m // drop forgets an execution's map when it empties
 }
 
 // settle is called before a write of execution id naming the steps keys:
@@ -83,58 +79,10 @@ func (h *heldBack) later(id string, keys []string, write func()) {
 func (h *heldBack) settle(id string, keys []string, flush bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m := h.pending[id]
-	if m == nil {
-		return
-	}
-	for _, k := range keys {
-		if r := m[k]; r != nil {
-			r.timer.Stop()
-			h.drop(id, r, nil)
-		}
-	}
+	h.supersede(id, keys)
 	if flush {
 		h.flushLocked(id)
 	}
-}
-
-// flushLocked queues the held-back records of execution id.
-func (h *heldBack) flushLocked(id string) {
-	m := h.pending[id]
-	for len(m) > 0 {
-		for _, r := range m {
-			r.timer.Stop()
-			h.drop(id, r, nil)
-			r.write()
-			break
-		}
-	}
-}
-
-// drop forgets r under every key it is pending at (keys, when given, are
-// where to look) and reports whether it was still pending anywhere.
-func (h *heldBack) drop(id string, r *heldRecord, keys []string) bool {
-	m := h.pending[id]
-	found := false
-	if keys == nil {
-		for k, p := range m {
-			if p == r {
-				delete(m, k)
-				found = true
-			}
-		}
-	} else {
-		for _, k := range keys {
-			if m[k] == r {
-				delete(m, k)
-				found = true
-			}
-		}
-	}
-	if len(m) == 0 {
-		delete(h.pending, id)
-	}
-	return found
 }
 
 // flushAll queues every held-back record now (the database closes).
@@ -144,4 +92,41 @@ func (h *heldBack) flushAll() {
 	for id := range h.pending {
 		h.flushLocked(id)
 	}
+}
+
+// supersede drops the held-back records of execution id naming keys.
+func (h *heldBack) supersede(id string, keys []string) {
+	for _, k := range keys {
+		if r := h.pending[id][k]; r != nil {
+			r.timer.Stop()
+			h.drop(id, r)
+		}
+	}
+}
+
+// flushLocked queues the held-back records of execution id.
+func (h *heldBack) flushLocked(id string) {
+	for _, r := range h.pending[id] {
+		if h.drop(id, r) { // false: already taken under another of its keys
+			r.timer.Stop()
+			r.write()
+		}
+	}
+}
+
+// drop forgets r under every key it is pending at, and the execution's map
+// once it is empty. It reports whether r was still pending.
+func (h *heldBack) drop(id string, r *heldRecord) bool {
+	m := h.pending[id]
+	found := false
+	for k, p := range m {
+		if p == r {
+			delete(m, k)
+			found = true
+		}
+	}
+	if len(m) == 0 {
+		delete(h.pending, id)
+	}
+	return found
 }
