@@ -149,16 +149,14 @@ func TestHeldExecutionLeaseAndClose(t *testing.T) {
 		dsn := b.dsn(t)
 		d, err := db.Open(ctx, dsn, db.Options{})
 		require.NoError(t, err)
-		now := time.Now().Truncate(time.Millisecond)
-		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-		x := &core.Execution{ID: "held", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
-		require.NoError(t, d.Store().CreateExecution(ctx, x, &lease))
-		lost, err := d.Store().Renew(ctx, "me", map[string]int64{"held": 1}, now.Add(2*time.Minute))
+		x, _ := leasedExecution(t, d.Store(), nil)
+		now := x.StartedAt
+		lost, err := d.Store().Renew(ctx, "me", map[string]int64{"x": 1}, now.Add(2*time.Minute))
 		require.NoError(t, err)
 		require.Empty(t, lost, "a held execution's lease is held")
-		lost, err = d.Store().Renew(ctx, "other", map[string]int64{"held": 1}, now.Add(2*time.Minute))
+		lost, err = d.Store().Renew(ctx, "other", map[string]int64{"x": 1}, now.Add(2*time.Minute))
 		require.NoError(t, err)
-		require.Equal(t, []string{"held"}, lost)
+		require.Equal(t, []string{"x"}, lost)
 		cs, err := d.Store().Claim(ctx, "other", 10, now.Add(90*time.Second), time.Minute)
 		require.NoError(t, err)
 		require.Empty(t, cs, "the renewed lease has not expired")
@@ -167,7 +165,7 @@ func TestHeldExecutionLeaseAndClose(t *testing.T) {
 		d = openDB(t, dsn)
 		var until int64
 		require.NoError(t, d.Bun().NewSelect().Table("workflow_executions").Column("lease_until").
-			Where("id = 'held'").Scan(ctx, &until))
+			Where("id = 'x'").Scan(ctx, &until))
 		require.Equal(t, now.Add(2*time.Minute).UnixMicro(), until, "written on close, with its renewed lease")
 		cs, err = d.Store().Claim(ctx, "other", 10, now.Add(3*time.Minute), time.Minute)
 		require.NoError(t, err)
@@ -181,24 +179,15 @@ func TestHeldExecutionLeaseAndClose(t *testing.T) {
 func TestAsyncWritesAreDurableOnceALaterWriteIs(t *testing.T) {
 	t.Parallel()
 	testEachDB(t, func(t *testing.T, b backend) {
-		ctx := context.Background()
 		d := openDB(t, b.dsn(t))
-		store := d.Store()
-		now := time.Now().Truncate(time.Millisecond)
-		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
-		require.NoError(t, store.CreateExecution(ctx, x, &lease))
-		state := func(id string, s core.Status) *core.StepState {
-			return &core.StepState{ID: id, Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
-				History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}
+		x, lease := leasedExecution(t, d.Store(), nil)
+		write := func(step string, s core.Status, async bool) {
+			require.NoError(t, writeStep(d.Store(), x, lease, step, s, async))
 		}
-		write := func(st *core.StepState, async bool) {
-			require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st}, Async: async}))
-		}
-		write(state("first", core.StatusRunning), false) // the execution is in the database now
-		write(state("a", core.StatusRunning), true)      // an attempt starts
-		write(state("b", core.StatusCompleted), true)    // a nested step's result
-		write(state("c", core.StatusRunning), false)
+		write("first", core.StatusRunning, false) // the execution is in the database now
+		write("a", core.StatusRunning, true)      // an attempt starts
+		write("b", core.StatusCompleted, true)    // a nested step's result
+		write("c", core.StatusRunning, false)
 		for step, want := range map[string]core.Status{"a": core.StatusRunning, "b": core.StatusCompleted, "c": core.StatusRunning} {
 			s, err := stepStatus(d, "x", step)
 			require.NoError(t, err, "%s is not in the database once a later awaited write returned", step)
@@ -230,14 +219,9 @@ func TestFailedAsyncWriteFailsTheNextAwaitedOne(t *testing.T) {
 			require.NoError(t, err)
 		}
 		store := d.Store()
-		now := time.Now().Truncate(time.Millisecond)
-		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
-		require.NoError(t, store.CreateExecution(ctx, x, &lease))
+		x, lease := leasedExecution(t, store, nil)
 		write := func(step string, s core.Status, async bool) error {
-			st := &core.StepState{ID: step, Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
-				History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}
-			return store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st}, Async: async})
+			return writeStep(store, x, lease, step, s, async)
 		}
 		require.NoError(t, write("first", core.StatusRunning, false)) // the execution is in the database now
 		require.NoError(t, write("refused", core.StatusCompleted, true), "not waited for: it fails later")
@@ -251,7 +235,7 @@ func TestFailedAsyncWriteFailsTheNextAwaitedOne(t *testing.T) {
 		require.ErrorIs(t, err, sql.ErrNoRows, "a write that fails is not made")
 
 		// Once the lease runs out, whoever claims the execution writes again.
-		cs, err := store.Claim(ctx, "other", 1, now.Add(2*time.Minute), time.Minute)
+		cs, err := store.Claim(ctx, "other", 1, x.StartedAt.Add(2*time.Minute), time.Minute)
 		require.NoError(t, err)
 		require.Len(t, cs, 1)
 		lease = cs[0].Lease
@@ -267,17 +251,9 @@ func TestCloseWritesHeldBackProgress(t *testing.T) {
 		dsn := b.dsn(t)
 		d, err := db.Open(ctx, dsn, db.Options{})
 		require.NoError(t, err)
-		now := time.Now().Truncate(time.Millisecond)
-		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
-		require.NoError(t, d.Store().CreateExecution(ctx, x, &lease))
-		write := func(step string, async bool) {
-			st := &core.StepState{ID: step, Type: "HTTP_REQUEST", Status: core.StatusRunning, StartedAt: now, Attempts: 1,
-				History: []core.Attempt{{Attempt: 1, Status: core.StatusRunning, StartedAt: now}}}
-			require.NoError(t, d.Store().Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st}, Async: async}))
-		}
-		write("first", false)  // the execution is in the database now
-		write("running", true) // an attempt starts: held back
+		x, lease := leasedExecution(t, d.Store(), nil)
+		require.NoError(t, writeStep(d.Store(), x, lease, "first", core.StatusRunning, false))  // the execution is in the database now
+		require.NoError(t, writeStep(d.Store(), x, lease, "running", core.StatusRunning, true)) // an attempt starts: held back
 		require.NoError(t, d.Close())
 		s, err := stepStatus(openDB(t, dsn), "x", "running")
 		require.NoError(t, err, "the progress record is written on close")
@@ -294,18 +270,14 @@ func TestOutputWithNULIsRecorded(t *testing.T) {
 		ctx := context.Background()
 		d := openDB(t, b.dsn(t))
 		store := d.Store()
-		now := time.Now().Truncate(time.Millisecond)
-		lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-		x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now,
-			Input: map[string]any{"raw": "in\x00put"}}
-		require.NoError(t, store.CreateExecution(ctx, x, &lease))
+		x, lease := leasedExecution(t, store, func(x *core.Execution) { x.Input = map[string]any{"raw": "in\x00put"} })
 		out := map[string]any{"body": "bin\x00ary"}
-		st := &core.StepState{ID: "call", Type: "HTTP_REQUEST", Status: core.StatusCompleted, StartedAt: now, Attempts: 1,
-			Output: out, History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: now}}}
+		st := oneAttempt("call", core.StatusCompleted, x.StartedAt)
+		st.Output = out
 		require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{st},
 			Results: []core.StepResult{{StepID: "call", Status: core.StatusCompleted, OK: true, Output: out}}}))
 		hdr := *x
-		hdr.Status, hdr.Output, hdr.FinishedAt = core.StatusCompleted, out, now
+		hdr.Status, hdr.Output, hdr.FinishedAt = core.StatusCompleted, out, x.StartedAt
 		require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Execution: &hdr, Release: true}))
 
 		got, err := store.GetExecution(ctx, "x")
@@ -314,4 +286,31 @@ func TestOutputWithNULIsRecorded(t *testing.T) {
 		require.Equal(t, map[string]any{"raw": "in\uFFFDput"}, got.Input)
 		require.Equal(t, map[string]any{"body": "bin\uFFFDary"}, got.Steps["call"].Output)
 	})
+}
+
+// leasedExecution stores a running execution "x" claimed by "me", as
+// Engine.Execute does (held in memory until its first awaited write); edit,
+// if given, changes it first.
+func leasedExecution(t *testing.T, store *db.Store, edit func(*core.Execution)) (*core.Execution, core.Lease) {
+	t.Helper()
+	now := time.Now().Truncate(time.Millisecond)
+	lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+	x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
+	if edit != nil {
+		edit(x)
+	}
+	require.NoError(t, store.CreateExecution(context.Background(), x, &lease))
+	return x, lease
+}
+
+// oneAttempt is the state of a step that made one attempt, now at status s.
+func oneAttempt(step string, s core.Status, at time.Time) *core.StepState {
+	return &core.StepState{ID: step, Type: "HTTP_REQUEST", Status: s, StartedAt: at, Attempts: 1,
+		History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: at}}}
+}
+
+// writeStep checkpoints one step of x at status s, awaited or not.
+func writeStep(store *db.Store, x *core.Execution, lease core.Lease, step string, s core.Status, async bool) error {
+	return store.Checkpoint(context.Background(), x.ID, lease,
+		&core.Checkpoint{Steps: []*core.StepState{oneAttempt(step, s, x.StartedAt)}, Async: async})
 }
