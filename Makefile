@@ -6,7 +6,7 @@ BIN     := bin
 # exceeded" on a cold cache); run one longer with
 #   go test -run='^$$' -fuzz='^FuzzValidateDocument$$' -fuzztime=5m ./core/
 FUZZTIME ?= 20000x
-FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable
+FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode
 
 .PHONY: all build run test lint fuzz bench clean
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	segjson "github.com/segmentio/encoding/json"
 	"github.com/uptrace/bun"
 )
 
@@ -89,12 +90,19 @@ func (j *JSON) Scan(src any) error {
 	return nil
 }
 
+// encode encodes a record with segmentio/encoding/json: the same output as
+// encoding/json (sorted keys, the same escapes, MarshalJSON honoured) at a
+// third of the CPU and 2 allocations instead of ~20 for a step's output.
+// Encoding is on the path of every checkpoint: with encoding/json it was
+// ~10 % of an execution's CPU on SQLite (docs/performance.md).
+func encode(v any) ([]byte, error) { return segjson.Marshal(v) }
+
 // toJSON encodes v; nil stays NULL.
 func toJSON(v any) (JSON, error) {
 	if v == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return nil, err
 	}

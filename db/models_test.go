@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/weftworks/weft/sdk"
 )
 
 func TestStorable(t *testing.T) {
@@ -42,6 +44,30 @@ func FuzzStorable(f *testing.F) {
 		}
 		if want := strings.ReplaceAll(plain, "\x00", "\uFFFD"); stored != want {
 			t.Fatalf("stored %q, want %q", stored, want)
+		}
+	})
+}
+
+// encode must write what encoding/json writes (sorted keys, the same
+// escapes), so that records read the same whichever encoder wrote them and
+// storable's \u0000 rule holds.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\x00b", "<&>", "\u2028\u2029", "\xff\xfe", "tab\there", `quote"back\`, "é😀"} {
+		f.Add(s, int64(42), 1.5, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, i int64, x float64, b bool) {
+		v := map[string]any{
+			s:   []any{s, i, x, b, nil, map[string]any{"k": s, s + "2": []string{s}}},
+			"n": json.Number("12.50"), "i": i, "f": x, "raw": json.RawMessage(`{"z":1,"a":2}`),
+			"err": &sdk.Error{Code: "HTTP_503", Message: s},
+		}
+		want, wantErr := json.Marshal(v)
+		got, err := encode(v)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("encode error %v, encoding/json error %v", err, wantErr)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("encode:\n%s\nencoding/json:\n%s", got, want)
 		}
 	})
 }

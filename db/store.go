@@ -356,7 +356,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 				r.OutputIsStep = true
 			}
 		}
-		b, err := json.Marshal(r)
+		b, err := encode(r)
 		if err != nil {
 			return fmt.Errorf("result of %s: %w", r.StepID, err)
 		}
