@@ -47,6 +47,12 @@ func (e *Engine) stored(ctx context.Context, p *Plan) (string, int, error) {
 
 func planKey(id string, version int) string { return fmt.Sprintf("%s@%d", id, version) }
 
+// Plan returns the compiled plan of a stored workflow version, compiling it
+// on first use; executions submitted with it run that version.
+func (e *Engine) Plan(ctx context.Context, id string, version int) (*Plan, error) {
+	return e.planFor(ctx, id, version)
+}
+
 // planFor returns the compiled plan of a stored workflow version.
 func (e *Engine) planFor(ctx context.Context, id string, version int) (*Plan, error) {
 	key := planKey(id, version)

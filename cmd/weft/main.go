@@ -4,6 +4,8 @@
 //	weft run FILE [--input JSON|@file] [--json] [--db DSN]   run a workflow in-process
 //	weft submit FILE --db DSN [--input …]  submit executions for workers
 //	weft worker --db DSN                   run executions from a database
+//	weft serve [--addr …] [--db DSN]       serve the REST API and run executions
+//	weft apikey create|list|revoke         manage the server's API keys
 //	weft migrate --db DSN                  apply database migrations
 //	weft version                           print the version
 //
@@ -37,6 +39,8 @@ Usage:
   weft run FILE [flags]                       run a workflow in this process (--db to record it)
   weft submit FILE [flags]                    submit executions to a database for workers
   weft worker [flags]                         run executions from a database
+  weft serve [flags]                          serve the REST API and run executions
+  weft apikey create|list|revoke [flags]      manage the server's API keys
   weft migrate [flags]                        apply database migrations
   weft version                                print the version
 
@@ -66,6 +70,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdSubmit(ctx, args[1:], stdin, stdout, stderr)
 	case "worker":
 		return cmdWorker(ctx, args[1:], stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "apikey":
+		return cmdAPIKey(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

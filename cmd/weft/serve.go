@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/server"
+)
+
+// serveFlags configure weft serve.
+type serveFlags struct {
+	engineFlags
+	addr     string
+	noAuth   bool
+	maxBody  int64
+	shutdown time.Duration
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	f.engineFlags.register(fs)
+	f.addr = envOr("WEFT_ADDR", "127.0.0.1:8080")
+	f.noAuth = envOr("WEFT_NO_AUTH", "") == "true"
+	f.maxBody, _ = strconv.ParseInt(envOr("WEFT_MAX_BODY", strconv.Itoa(server.DefaultMaxBody)), 10, 64)
+	f.shutdown, _ = time.ParseDuration(envOr("WEFT_SHUTDOWN_TIMEOUT", "30s"))
+	fs.StringVar(&f.addr, "addr", f.addr, "address to listen on (env WEFT_ADDR)")
+	fs.BoolVar(&f.noAuth, "no-auth", f.noAuth, "serve without API keys, every caller an admin: local development only, refused unless --addr is loopback (env WEFT_NO_AUTH=true)")
+	fs.Int64Var(&f.maxBody, "max-body", f.maxBody, "largest request body accepted, in bytes (env WEFT_MAX_BODY)")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", f.shutdown, "on SIGTERM/SIGINT, how long running steps may take to finish; the rest resume at the next start (env WEFT_SHUTDOWN_TIMEOUT)")
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("weft serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf serveFlags
+	sf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: weft serve [--addr 127.0.0.1:8080] [--db weft.db|postgres://…] [flags]\n\nServes the REST API and runs executions until SIGINT or SIGTERM. Migrations are\napplied at start. On a database without API keys, an admin key is created and\nprinted once.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if rest, err := parseArgs(fs, args); err != nil || len(rest) > 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	if sf.noAuth && !server.IsLoopback(sf.addr) {
+		fmt.Fprintf(stderr, "weft serve: --no-auth is refused on %s: it is only for a loopback address such as 127.0.0.1:8080\n", sf.addr)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := sf.open(ctx, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return exitFailed
+	}
+	defer d.Close()
+	var srv *server.Server
+	eng, err := sf.engine(d, logger, func(ev core.Event) {
+		if srv != nil {
+			srv.Observe(ev)
+		}
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return exitUsage
+	}
+	store := d.Store()
+	srv, err = server.New(server.Options{
+		Engine: eng, Catalog: store, Keys: store, Logger: logger, MaxBody: sf.maxBody, NoAuth: sf.noAuth,
+		Ready: func(ctx context.Context) error { return ready(ctx, d) },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return exitFailed
+	}
+	if !sf.noAuth {
+		if err := firstAdminKey(ctx, store, sf.addr, stdout); err != nil {
+			fmt.Fprintf(stderr, "weft serve: %v\n", err)
+			return exitFailed
+		}
+	}
+	ln, err := net.Listen("tcp", sf.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return exitFailed
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "db", d.Dialect(), "auth", !sf.noAuth)
+	return serve(ctx, ln, srv, eng, sf, logger, stderr)
+}
+
+// serve runs the HTTP server and the claim loop until ctx ends, then shuts
+// down: no new requests or claims, running steps get sf.shutdown to finish.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, eng *core.Engine, sf serveFlags, logger *slog.Logger, stderr io.Writer) int {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	worked := make(chan error, 1)
+	go func() { worked <- eng.Work(workCtx, core.WorkOptions{Concurrency: sf.concurrency}) }()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		code = exitFailed
+	case err := <-worked:
+		fmt.Fprintf(stderr, "weft serve: claim loop stopped: %v\n", err)
+		code = exitFailed
+	}
+	logger.Info("shutting down", "timeout", sf.shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), sf.shutdown)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopWork()
+	select {
+	case <-worked:
+	case <-sctx.Done():
+		logger.Warn("executions still running at the shutdown timeout; they resume at the next start")
+	}
+	logger.Info("stopped")
+	return code
+}
+
+// ready is /ready: the database answers and has every migration applied.
+func ready(ctx context.Context, d *db.DB) error {
+	if err := d.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	pending, err := d.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("database migrations: %w", err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%d database migrations not applied", len(pending))
+	}
+	return nil
+}
+
+// firstAdminKey creates an admin key on a database that has none and prints
+// it, once: it is stored only as a hash.
+func firstAdminKey(ctx context.Context, keys server.Keys, addr string, stdout io.Writer) error {
+	n, err := keys.CountKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("count API keys: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	secret, _, err := server.CreateKey(ctx, keys, "first admin", server.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nNo API keys yet: created an admin key. It is shown only this once; weft keeps its hash.\n\n    %s\n\nTry:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/workflows\n\n", secret, secret, addr)
+	return nil
+}

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weftworks/weft/core"
+)
+
+func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	x, err := s.engine.Store().GetExecution(r.Context(), id)
+	if errors.Is(err, core.ErrNotFound) {
+		return errorf(http.StatusNotFound, CodeNotFound, "execution %q not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("get execution %s: %w", id, err)
+	}
+	writeJSON(w, http.StatusOK, x)
+	return nil
+}
+
+// executionStatuses are the statuses an execution can have.
+var executionStatuses = []core.Status{core.StatusPending, core.StatusRunning, core.StatusWaiting, core.StatusCompleted,
+	core.StatusFailed, core.StatusCancelled, core.StatusTimedOut}
+
+func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := onlyParams(q, "status", "workflowId", "from", "to", "limit", "cursor"); err != nil {
+		return err
+	}
+	f := core.ExecutionFilter{WorkflowID: q.Get("workflowId"), Cursor: q.Get("cursor")}
+	if st := q.Get("status"); st != "" {
+		f.Status = core.Status(strings.ToUpper(st))
+		if !slices.Contains(executionStatuses, f.Status) {
+			return badParam("status", "%q is not an execution status (PENDING, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED, TIMED_OUT)", st)
+		}
+	}
+	var err error
+	if f.From, err = timeParam(q, "from"); err != nil {
+		return err
+	}
+	if f.To, err = timeParam(q, "to"); err != nil {
+		return err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return badParam("from", "must be before to")
+	}
+	if f.Limit, err = limitParam(q.Get("limit")); err != nil {
+		return err
+	}
+	page, err := s.catalog.ListExecutions(r.Context(), f)
+	if err != nil {
+		return fmt.Errorf("list executions: %w", err)
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// accepted answers a submitted execution: 202 with its id and Location, or,
+// with ?wait=DURATION (bounded by MaxWait), its record once it has finished
+// (200) — or the 202 if it has not by then.
+func (s *Server) accepted(w http.ResponseWriter, r *http.Request, id string) error {
+	location := "/api/v1/executions/" + id
+	w.Header().Set("Location", location)
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := waitParam(v)
+		if err != nil {
+			return err
+		}
+		x, err := s.waiter.wait(r.Context(), id, min(d, s.maxWait))
+		if err != nil {
+			return fmt.Errorf("wait for execution %s: %w", id, err)
+		}
+		if x != nil && x.Status.Terminal() {
+			writeJSON(w, http.StatusOK, x)
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{
+		"executionId": id, "requestId": id, "status": string(core.StatusPending), "location": location,
+	})
+	return nil
+}
+
+// waitParam reads ?wait=: a Go duration (30s, 1m) or milliseconds.
+func waitParam(v string) (time.Duration, error) {
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, badParam("wait", "%q is not a duration (30s, 1m, or milliseconds)", v)
+	}
+	return d, nil
+}
+
+// waiter lets requests wait for executions to finish: woken at once for
+// executions this process runs (Server.Observe), and polling the store for
+// those another instance runs.
+type waiter struct {
+	store core.ExecutionStore
+	mu    sync.Mutex
+	subs  map[string][]chan struct{}
+}
+
+func (wt *waiter) init(store core.ExecutionStore) {
+	wt.store, wt.subs = store, map[string][]chan struct{}{}
+}
+
+func (wt *waiter) finished(id string) {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	for _, c := range wt.subs[id] {
+		close(c)
+	}
+	delete(wt.subs, id)
+}
+
+func (wt *waiter) subscribe(id string) (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	wt.mu.Lock()
+	wt.subs[id] = append(wt.subs[id], c)
+	wt.mu.Unlock()
+	return c, func() {
+		wt.mu.Lock()
+		defer wt.mu.Unlock()
+		subs := slices.DeleteFunc(wt.subs[id], func(x chan struct{}) bool { return x == c })
+		if len(subs) == 0 {
+			delete(wt.subs, id)
+		} else {
+			wt.subs[id] = subs
+		}
+	}
+}
+
+// wait returns the execution once it has finished, or as it is when d has
+// passed or the request ends.
+func (wt *waiter) wait(ctx context.Context, id string, d time.Duration) (*core.Execution, error) {
+	done, stop := wt.subscribe(id)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	poll := 20 * time.Millisecond
+	for {
+		x, err := wt.store.GetExecution(context.WithoutCancel(ctx), id)
+		if err != nil || x.Status.Terminal() {
+			return x, err
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-done:
+			// Finished here: look again now (and keep polling briefly, in
+			// case the event came before the final record).
+			t.Stop()
+			done, poll = nil, 5*time.Millisecond
+		case <-t.C:
+			poll = min(2*poll, 500*time.Millisecond)
+		case <-ctx.Done():
+			t.Stop()
+			return wt.store.GetExecution(context.WithoutCancel(ctx), id)
+		}
+	}
+}
+
+// onlyParams refuses query parameters an endpoint does not know (a typo
+// would otherwise be silently ignored).
+func onlyParams(q url.Values, known ...string) error {
+	for k := range q {
+		if k == "wait" || slices.Contains(known, k) {
+			continue
+		}
+		return badParam(k, "unknown query parameter (known: %s)", strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// limitParam reads ?limit= (1–500; 0: the store's default).
+func limitParam(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 500 {
+		return 0, badParam("limit", "%q is not a page size from 1 to 500", v)
+	}
+	return n, nil
+}
+
+// timeParam reads an RFC 3339 time, or Unix milliseconds.
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badParam(name, "%q is not a time (RFC 3339, e.g. 2026-11-27T10:00:00Z, or Unix milliseconds)", v)
+	}
+	return t, nil
+}

@@ -1,0 +1,218 @@
+// Package server is weft's REST API: every endpoint of the original design
+// on one port, over the durable engine. Handlers are thin: decode, call core
+// or a store, encode. The stores it needs are the interfaces of stores.go.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/weftworks/weft/core"
+)
+
+// DefaultMaxBody bounds request bodies unless Options.MaxBody says otherwise.
+const DefaultMaxBody = 4 << 20
+
+// Options configure a Server. Engine, Catalog and Keys are required.
+type Options struct {
+	Engine  *core.Engine
+	Catalog Catalog
+	Keys    Keys
+	// Ready reports whether the server can do its work (database reachable,
+	// migrations applied); /ready answers 503 while it fails.
+	Ready func(ctx context.Context) error
+	// Logger receives one line per failed request (never keys or bodies).
+	Logger *slog.Logger
+	// MaxBody bounds request bodies, in bytes; default DefaultMaxBody.
+	MaxBody int64
+	// NoAuth serves every request as an admin, without a key: for local
+	// development only; cmd/weft refuses it on a non-loopback address.
+	NoAuth bool
+	// MaxWait bounds ?wait= on execute; default 60s.
+	MaxWait time.Duration
+}
+
+// Server serves the API. It is an http.Handler.
+type Server struct {
+	engine  *core.Engine
+	catalog Catalog
+	keys    Keys
+	ready   func(ctx context.Context) error
+	log     *slog.Logger
+	maxBody int64
+	noAuth  bool
+	maxWait time.Duration
+	mux     *http.ServeMux
+	waiter  waiter
+}
+
+// New returns a server.
+func New(opts Options) (*Server, error) {
+	if opts.Engine == nil || opts.Catalog == nil || opts.Keys == nil {
+		return nil, errors.New("server: Engine, Catalog and Keys are required")
+	}
+	s := &Server{
+		engine: opts.Engine, catalog: opts.Catalog, keys: opts.Keys, ready: opts.Ready, log: opts.Logger,
+		maxBody: opts.MaxBody, noAuth: opts.NoAuth, maxWait: opts.MaxWait, mux: http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	if s.maxWait <= 0 {
+		s.maxWait = time.Minute
+	}
+	if s.ready == nil {
+		s.ready = func(context.Context) error { return nil }
+	}
+	s.waiter.init(opts.Engine.Store())
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.method+" "+rt.path, s.handler(rt))
+	}
+	return s, nil
+}
+
+// Observe is the engine's Observer hook (wire it in core.Options): it lets
+// ?wait= answer as soon as an execution run in this process finishes.
+func (s *Server) Observe(ev core.Event) {
+	if ev.Type == core.EventExecutionFinished {
+		s.waiter.finished(ev.ExecutionID)
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		h.ServeHTTP(w, r)
+		return
+	}
+	// No route: the mux's own answer (404, or 405 with Allow), as JSON.
+	probe := &statusProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+		s.fail(w, r, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
+		return
+	}
+	if probe.status == http.StatusMovedPermanently || probe.status == http.StatusTemporaryRedirect || probe.status == http.StatusPermanentRedirect {
+		h.ServeHTTP(w, r) // path cleaning: let the mux redirect
+		return
+	}
+	s.fail(w, r, errorf(http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// statusProbe records what the mux would answer to a request it has no
+// route for.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+
+// route is one endpoint: its ServeMux pattern, what a caller needs, and its
+// handler. The routes table is the single source for the mux, the role
+// matrix and the OpenAPI check.
+type route struct {
+	method, path string
+	perm         permission
+	handle       func(w http.ResponseWriter, r *http.Request) error
+}
+
+// handler wraps a route: authorization, body limit and media type, errors
+// as JSON, and a recovered panic as a 500 that keeps the server serving.
+func (s *Server) handler(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				s.fail(w, r, errorf(http.StatusInternalServerError, CodeInternal, "internal error"))
+			}
+		}()
+		r, err := s.authorize(r, rt.perm)
+		if err == nil && r.Body != nil && r.Body != http.NoBody && hasBody(r.Method) {
+			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+			err = checkMediaType(r)
+		}
+		if err == nil {
+			err = rt.handle(w, r)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func hasBody(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
+}
+
+// checkMediaType accepts JSON (and YAML, which workflow documents may be)
+// or no Content-Type at all; anything else, such as the form encoding curl
+// sends by default with -d, is refused with a hint.
+func checkMediaType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		switch {
+		case mt == "application/json", mt == "text/json", strings.HasSuffix(mt, "+json"),
+			mt == "application/yaml", mt == "application/x-yaml", mt == "text/yaml":
+			return nil
+		}
+	}
+	return errorf(http.StatusUnsupportedMediaType, CodeUnsupportedType,
+		"Content-Type %q is not accepted: send JSON with \"Content-Type: application/json\"", ct)
+}
+
+// fail writes an error as JSON. Internal errors are logged (with what
+// failed, never the body or the key) and answered without detail.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ae, known := asAPIError(err)
+	if !known {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="weft"`)
+	}
+	writeJSON(w, ae.Status, map[string]any{"error": ae})
+}
+
+// writeJSON writes v as the JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// IsLoopback reports whether a listen address only accepts local
+// connections (--no-auth is refused elsewhere).
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
