@@ -354,3 +354,17 @@ type WorkflowTemplate struct {
 	CreatedAt   int64
 	UpdatedAt   int64
 }
+
+// APIKey is an API key: its SHA-256 and a short prefix, never the key.
+type APIKey struct {
+	bun.BaseModel `bun:"table:api_keys"`
+
+	ID        string `bun:"id,pk"`
+	Name      string
+	Role      string
+	Prefix    string
+	Hash      string
+	CreatedAt int64
+	// RevokedAt is when the key was revoked; 0 while it is valid.
+	RevokedAt int64
+}
