@@ -160,26 +160,26 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, ifVersion int, wf
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		read := row.Version
+		// The version is the workflow's revision, its ETag: any change makes
+		// a new one (a status change too, so that If-Match catches a lost
+		// update of the status), and an update that changes nothing makes
+		// none. Every version is an immutable row executions can refer to.
+		read, status := row.Version, row.Status
 		if wf.Status != "" {
-			row.Status = WorkflowStatus(wf.Status)
+			status = WorkflowStatus(wf.Status)
 		}
+		if hash == st.hash && status == row.Status {
+			return nil
+		}
+		row.Status, row.Version, row.Definition = status, read+1, st.def
 		row.Name, row.Description, row.Category, row.Tags, row.UpdatedAt = wf.Name, wf.Description, wf.Category, st.tags, now
-		columns := []string{"status", "name", "description", "category", "tags", "updated_at"}
-		changed := hash != st.hash
-		if changed {
-			row.Version, row.Definition = read+1, st.def
-			columns = append(columns, "version", "definition")
-		}
-		res, err := tx.NewUpdate().Model(&row).Column(columns...).Where("id = ? AND version = ?", id, read).Exec(ctx)
+		res, err := tx.NewUpdate().Model(&row).Column("status", "name", "description", "category", "tags", "updated_at", "version", "definition").
+			Where("id = ? AND version = ?", id, read).Exec(ctx)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w (version %d was just replaced)", core.ErrConflict, read)
-		}
-		if !changed {
-			return nil
 		}
 		_, err = tx.NewInsert().Model(&WorkflowVersion{WorkflowID: id, Version: row.Version, Definition: st.def,
 			Hash: st.hash, CreatedAt: now}).Exec(ctx)

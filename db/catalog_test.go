@@ -115,15 +115,17 @@ func TestUpdateWorkflow(t *testing.T) {
 		wantURL     string
 		wantErr     error
 	}{
-		{name: "same definition, new status: no new version", ifVersion: 1, update: paused,
-			wantVersion: 1, wantStatus: core.WorkflowPaused, wantURL: "http://v1"},
+		{name: "same definition, new status: next version", ifVersion: 1, update: paused,
+			wantVersion: 2, wantStatus: core.WorkflowPaused, wantURL: "http://v1"},
 		{name: "changed definition: next version", ifVersion: 1, update: func(wf *core.Workflow) { wf.Steps[0].Config["url"] = "http://v2" },
 			wantVersion: 2, wantStatus: core.WorkflowActive, wantURL: "http://v2"},
 		{name: "renamed: next version", ifVersion: 1, update: func(wf *core.Workflow) { wf.Name = "renamed" },
 			wantVersion: 2, wantStatus: core.WorkflowActive, wantURL: "http://v1"},
 		{name: "changed definition and status", ifVersion: 1, update: func(wf *core.Workflow) { paused(wf); wf.Variables["minScore"] = float64(60) },
 			wantVersion: 2, wantStatus: core.WorkflowPaused, wantURL: "http://v1"},
-		{name: "no status keeps the status", ifVersion: 1, update: func(wf *core.Workflow) { wf.Status = "" },
+		{name: "no status keeps the status: nothing changes", ifVersion: 1, update: func(wf *core.Workflow) { wf.Status = "" },
+			wantVersion: 1, wantStatus: core.WorkflowActive, wantURL: "http://v1"},
+		{name: "the same document: nothing changes", ifVersion: 1, update: func(*core.Workflow) {},
 			wantVersion: 1, wantStatus: core.WorkflowActive, wantURL: "http://v1"},
 		{name: "without ifVersion: no check", ifVersion: 0, update: func(wf *core.Workflow) { wf.Steps[0].Config["url"] = "http://v2" },
 			wantVersion: 2, wantStatus: core.WorkflowActive, wantURL: "http://v2"},
@@ -158,7 +160,11 @@ func TestUpdateWorkflow(t *testing.T) {
 				require.Equal(t, tt.wantStatus, got.Status)
 				require.Equal(t, tt.wantURL, got.Steps[0].Config["url"])
 				require.Equal(t, created.CreatedAt, got.CreatedAt)
-				require.True(t, got.UpdatedAt.After(created.UpdatedAt))
+				if tt.wantVersion == created.Version {
+					require.Equal(t, created, got, "an update that changes nothing writes nothing")
+				} else {
+					require.True(t, got.UpdatedAt.After(created.UpdatedAt))
+				}
 
 				stored, err := s.GetWorkflow(ctx, created.ID)
 				require.NoError(t, err)
@@ -180,8 +186,8 @@ func TestUpdateWorkflow(t *testing.T) {
 // Of updates of the definition made against the same version, at once,
 // exactly one succeeds and the others conflict — through one store (one
 // committer, possibly one batch) or through several database handles (on
-// PostgreSQL: instances). Updates of the status alone make no version, so
-// they do not conflict with each other: the last one is kept.
+// PostgreSQL: instances). The same for updates of the status alone: they
+// make a version too, so that If-Match catches a lost one.
 func TestConcurrentUpdatesConflict(t *testing.T) {
 	t.Parallel()
 	testEachDB(t, func(t *testing.T, b backend) {
@@ -203,23 +209,13 @@ func TestConcurrentUpdatesConflict(t *testing.T) {
 					wf := definition("raced", fmt.Sprintf("http://writer-%d", i))
 					if round%2 == 1 {
 						wf = definition("raced", "http://v1")
-						wf.Status = core.WorkflowPaused // a status change: no new version
+						wf.Status = core.WorkflowPaused // a status change
 					}
 					_, errs[i] = stores[i%len(stores)].UpdateWorkflow(ctx, created.ID, 1, wf)
 				}()
 			}
 			close(start)
 			wg.Wait()
-			if round%2 == 1 {
-				for _, err := range errs {
-					require.NoError(t, err)
-				}
-				got, err := stores[0].GetWorkflow(ctx, created.ID)
-				require.NoError(t, err)
-				require.Equal(t, 1, got.Version)
-				require.Equal(t, core.WorkflowPaused, got.Status)
-				continue
-			}
 			won, winner := 0, -1
 			for i, err := range errs {
 				if err == nil {
@@ -232,6 +228,10 @@ func TestConcurrentUpdatesConflict(t *testing.T) {
 			got, err := stores[0].GetWorkflow(ctx, created.ID)
 			require.NoError(t, err)
 			require.Equal(t, 2, got.Version)
+			if round%2 == 1 {
+				require.Equal(t, core.WorkflowPaused, got.Status)
+				continue
+			}
 			require.Equal(t, fmt.Sprintf("http://writer-%d", winner), got.Steps[0].Config["url"], "the winner's definition")
 			def, err := stores[1].GetDefinition(ctx, created.ID, 2)
 			require.NoError(t, err)

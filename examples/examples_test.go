@@ -79,8 +79,8 @@ var examples = map[string]example{
 		input: map[string]any{},
 		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server) {
 			quotes := exec.Output.(map[string]any)["quotes"].([]any)
-			require.Len(t, quotes, 3)
-			require.Contains(t, exec.Steps, "submit_one[2]")
+			require.Len(t, quotes, 4) // one per lead of the mock
+			require.Contains(t, exec.Steps, "submit_one[3]")
 			for i, r := range exec.Steps["submit"].Output.([]any) {
 				body := r.(map[string]any)["body"].(map[string]any)["received"].(map[string]any)
 				require.Equal(t, float64(i), body["position"], "results keep the items' order")

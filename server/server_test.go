@@ -320,7 +320,7 @@ func TestExecute(t *testing.T) {
 			}
 
 			// ?wait: the finished record at once.
-			status, _, got = e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=20s", op, `{"input":{"leadId":"lead_7"}}`)
+			status, _, got = e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=20s", op, `{"input":{"leadId":"7"}}`)
 			if status != http.StatusOK || got["status"] != "COMPLETED" {
 				t.Fatalf("execute?wait: %d %v", status, got)
 			}
@@ -332,7 +332,7 @@ func TestExecute(t *testing.T) {
 			}
 
 			// An inline definition, not saved in the catalog.
-			inline := `{"workflow": ` + e.leadWorkflow() + `, "input": {"leadId": "lead_9"}}`
+			inline := `{"workflow": ` + e.leadWorkflow() + `, "input": {"leadId": "42"}}`
 			status, _, got = e.call("POST", "/api/orchestration/execute?wait=20s", e.keys[server.RoleEditor], inline)
 			if status != http.StatusOK || got["status"] != "COMPLETED" {
 				t.Fatalf("inline execute: %d %v", status, got)

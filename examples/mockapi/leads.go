@@ -23,6 +23,8 @@ var leads = []lead{
 	{ID: "7", Email: "grace.hopper@example.org", Name: "GRACE HOPPER", Score: 30, State: "ny", Phone: "212.555.0199", Source: "referral"},
 	// A lead with a disposable email domain, for validation examples.
 	{ID: "13", Email: "temp.user@mailinator.com", Name: "temp user", Score: 55, State: "tx", Phone: "5125550100", Source: "ads"},
+	// The lead of the original API's curl examples ({"input":{"leadId":"lead_123"}}).
+	{ID: "lead_123", Email: "Alan.Turing@Example.com", Name: "alan turing", Score: 88, State: "wa", Phone: "(206) 555-0123", Source: "partner"},
 }
 
 func findLead(id string) (lead, bool) {

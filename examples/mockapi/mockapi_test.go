@@ -136,10 +136,10 @@ func TestLeads(t *testing.T) {
 			Count int `json:"count"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(res.body), &list))
-		require.Equal(t, 3, list.Count)
-		require.Len(t, list.Items, 3)
-		ids := []string{list.Items[0].ID, list.Items[1].ID, list.Items[2].ID}
-		require.Equal(t, []string{"42", "7", "13"}, ids)
+		require.Equal(t, 4, list.Count)
+		require.Len(t, list.Items, 4)
+		ids := []string{list.Items[0].ID, list.Items[1].ID, list.Items[2].ID, list.Items[3].ID}
+		require.Equal(t, []string{"42", "7", "13", "lead_123"}, ids)
 	})
 }
 
