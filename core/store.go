@@ -102,6 +102,18 @@ type ExecutionStore interface {
 	Checkpoint(ctx context.Context, id string, lease Lease, cp *Checkpoint) error
 	// GetExecution returns an execution with its steps, or ErrNotFound.
 	GetExecution(ctx context.Context, id string) (*Execution, error)
+	// Cancel ends an unfinished execution as CANCELLED at once, with err as
+	// its error: its lease is revoked, so the engine running it (if any)
+	// writes nothing more and stops at its next write or lease renewal, and
+	// its unfinished steps end CANCELLED. ErrConflict for a finished
+	// execution, ErrNotFound for an unknown one.
+	Cancel(ctx context.Context, id string, err *sdk.Error, now time.Time) error
+	// Reopen makes a FAILED, CANCELLED or TIMED_OUT execution PENDING again,
+	// to retry it: the results of the steps in results are dropped and the
+	// states of the steps in steps become PENDING (their attempts kept), so
+	// that those run again while the others keep their outputs. ErrConflict
+	// when the execution is not in one of those statuses.
+	Reopen(ctx context.Context, id string, results, steps []string, now time.Time) error
 	// NextWake returns the earliest wake time of a parked execution.
 	NextWake(ctx context.Context) (time.Time, bool, error)
 }
@@ -286,6 +298,74 @@ func (m *MemoryStore) Checkpoint(_ context.Context, id string, lease Lease, cp *
 		mx.lease = Lease{}
 	}
 	return nil
+}
+
+// Cancel implements ExecutionStore.
+func (m *MemoryStore) Cancel(_ context.Context, id string, err *sdk.Error, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mx, ok := m.executions[id]
+	if !ok {
+		return ErrNotFound
+	}
+	h := &mx.header
+	if h.Status.Terminal() {
+		return fmt.Errorf("%w: execution %s is %s", ErrConflict, id, h.Status)
+	}
+	h.Status, h.Error, h.FinishedAt, h.WakeAt = StatusCancelled, err, now, time.Time{}
+	if !h.StartedAt.IsZero() {
+		h.DurationMs = now.Sub(h.StartedAt).Milliseconds()
+	}
+	mx.lease = Lease{} // the holder's writes fail from now on
+	for k, st := range mx.steps {
+		if !st.Status.Terminal() {
+			st.Status, st.FinishedAt, st.WakeAt = StatusCancelled, now, time.Time{}
+			st.History = slices.Clone(st.History)
+			for i := range st.History {
+				if a := &st.History[i]; !a.Status.Terminal() {
+					a.Status = StatusCancelled
+					if a.FinishedAt.IsZero() {
+						a.FinishedAt = now
+					}
+				}
+			}
+			mx.steps[k] = st
+		}
+	}
+	return nil
+}
+
+// Reopen implements ExecutionStore.
+func (m *MemoryStore) Reopen(_ context.Context, id string, results, steps []string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mx, ok := m.executions[id]
+	if !ok {
+		return ErrNotFound
+	}
+	h := &mx.header
+	if !Retryable(h.Status) {
+		return fmt.Errorf("%w: execution %s is %s", ErrConflict, id, h.Status)
+	}
+	h.Status, h.Output, h.Error, h.FailedStep = StatusPending, nil, nil, ""
+	h.FinishedAt, h.DurationMs, h.WakeAt = time.Time{}, 0, time.Time{}
+	mx.lease = Lease{}
+	for _, r := range results {
+		delete(mx.results, r)
+	}
+	for _, k := range steps {
+		if st, ok := mx.steps[k]; ok {
+			st.Status, st.Error, st.FinishedAt = StatusPending, nil, time.Time{}
+			mx.steps[k] = st
+		}
+	}
+	m.order = append(slices.DeleteFunc(m.order, func(x string) bool { return x == id }), id)
+	return nil
+}
+
+// Retryable reports whether an execution in that status may be retried.
+func Retryable(s Status) bool {
+	return s == StatusFailed || s == StatusCancelled || s == StatusTimedOut
 }
 
 // GetExecution implements ExecutionStore.

@@ -28,6 +28,40 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// cancelExecution cancels an unfinished execution at once (200 with its
+// record); 409 if it has finished.
+func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	x, err := s.engine.CancelExecution(r.Context(), id)
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return errorf(http.StatusNotFound, CodeNotFound, "execution %q not found", id)
+	case errors.Is(err, core.ErrConflict):
+		return errorf(http.StatusConflict, CodeConflict, "execution %q has already finished: %v", id, err)
+	case err != nil:
+		return err
+	}
+	writeJSON(w, http.StatusOK, x)
+	return nil
+}
+
+// retryExecution runs a FAILED, CANCELLED or TIMED_OUT execution again from
+// the steps that did not complete; it answers like execute (202, or the
+// result with ?wait=).
+func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	err := s.engine.Retry(r.Context(), id)
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return errorf(http.StatusNotFound, CodeNotFound, "execution %q not found", id)
+	case errors.Is(err, core.ErrConflict):
+		return errorf(http.StatusConflict, CodeConflict, "%v", err)
+	case err != nil:
+		return err
+	}
+	return s.accepted(w, r, id)
+}
+
 // executionStatuses are the statuses an execution can have.
 var executionStatuses = []core.Status{core.StatusPending, core.StatusRunning, core.StatusWaiting, core.StatusCompleted,
 	core.StatusFailed, core.StatusCancelled, core.StatusTimedOut}

@@ -23,6 +23,8 @@ func (s *Server) routes() []route {
 
 		{"GET", "/api/v1/executions", permRead, s.listExecutions},
 		{"GET", "/api/v1/executions/{id}", permRead, s.getExecution},
+		{"POST", "/api/v1/executions/{id}/cancel", permRun, s.cancelExecution},
+		{"POST", "/api/v1/executions/{id}/retry", permRun, s.retryExecution},
 
 		{"POST", "/api/orchestration/execute", permAuthor, s.executeInline},
 

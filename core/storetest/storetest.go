@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"NextWake", nextWake},
 		{"Definitions", definitions},
 		{"Breakers", breakers},
+		{"Cancel", cancel},
+		{"Reopen", reopen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,4 +354,89 @@ func breakers(t *testing.T, s core.Store) {
 	require.ErrorIs(t, s.DeleteBreaker(ctx, "crm"), core.ErrNotFound)
 	_, err = s.GetBreaker(ctx, "crm")
 	require.ErrorIs(t, err, core.ErrNotFound)
+}
+
+func cancel(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.CreateExecution(ctx, newExecution("run", core.StatusPending, t0), nil))
+	require.NoError(t, s.CreateExecution(ctx, newExecution("queued", core.StatusPending, t0.Add(time.Second)), nil))
+	held := claimOne(t, s, "a", t0)
+	require.Equal(t, "run", held.Execution.ID)
+	started := newExecution("run", core.StatusRunning, t0)
+	started.StartedAt = t0
+	running := &core.StepState{ID: "call", Type: "HTTP_REQUEST", Status: core.StatusRunning, StartedAt: t0,
+		Attempts: 1, History: []core.Attempt{{Attempt: 1, Status: core.StatusRunning, StartedAt: t0}}}
+	done := &core.StepState{ID: "first", Type: "WAIT", Status: core.StatusCompleted, Attempts: 1,
+		History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: t0, FinishedAt: t0}}}
+	require.NoError(t, s.Checkpoint(ctx, "run", held.Lease, &core.Checkpoint{Execution: started}))
+	require.NoError(t, s.Checkpoint(ctx, "run", held.Lease, &core.Checkpoint{Steps: []*core.StepState{done, running},
+		Results: []core.StepResult{{StepID: "first", Status: core.StatusCompleted, OK: true}}}))
+
+	why := &sdk.Error{Code: sdk.CodeCancelled, Message: "cancelled by a test"}
+	at := t0.Add(3 * time.Second)
+	require.NoError(t, s.Cancel(ctx, "run", why, at))
+	x, err := s.GetExecution(ctx, "run")
+	require.NoError(t, err)
+	require.Equal(t, core.StatusCancelled, x.Status)
+	require.Equal(t, why.Code, x.Error.Code)
+	require.Equal(t, int64(3000), x.DurationMs)
+	require.True(t, x.FinishedAt.Equal(at))
+	require.Equal(t, core.StatusCancelled, x.Steps["call"].Status, "the step in flight")
+	require.Equal(t, core.StatusCancelled, x.Steps["call"].History[0].Status)
+	require.Equal(t, core.StatusCompleted, x.Steps["first"].Status, "a finished step keeps its status")
+	// The engine that ran it has lost its lease: it writes nothing more.
+	late := &core.StepState{ID: "call", Type: "HTTP_REQUEST", Status: core.StatusCompleted, Attempts: 1,
+		History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: t0}}}
+	require.ErrorIs(t, s.Checkpoint(ctx, "run", held.Lease, &core.Checkpoint{Steps: []*core.StepState{late}}), core.ErrLeaseLost)
+	lost, err := s.Renew(ctx, "a", map[string]int64{"run": held.Lease.Token}, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, []string{"run"}, lost)
+
+	// A queued execution is cancelled before it runs: nobody claims it.
+	require.NoError(t, s.Cancel(ctx, "queued", why, at))
+	cs, err := s.Claim(ctx, "b", 10, t0.Add(time.Hour), time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, cs)
+
+	require.ErrorIs(t, s.Cancel(ctx, "run", why, at), core.ErrConflict, "already finished")
+	require.ErrorIs(t, s.Cancel(ctx, "nope", why, at), core.ErrNotFound)
+}
+
+func reopen(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.CreateExecution(ctx, newExecution("x", core.StatusPending, t0), nil))
+	c := claimOne(t, s, "a", t0)
+	ok := &core.StepState{ID: "get", Type: "HTTP_REQUEST", Status: core.StatusCompleted, Attempts: 1, Output: map[string]any{"n": 1.0},
+		History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: t0, FinishedAt: t0}}}
+	bad := &core.StepState{ID: "post", Type: "HTTP_REQUEST", Status: core.StatusFailed, Attempts: 2,
+		Error: &sdk.Error{Code: "HTTP_503", Message: "unavailable"},
+		History: []core.Attempt{{Attempt: 1, Status: core.StatusFailed, StartedAt: t0}, {Attempt: 2, Status: core.StatusFailed, StartedAt: t0}}}
+	require.NoError(t, s.Checkpoint(ctx, "x", c.Lease, &core.Checkpoint{Steps: []*core.StepState{ok, bad}, Results: []core.StepResult{
+		{StepID: "get", Status: core.StatusCompleted, OK: true, Output: map[string]any{"n": 1.0}},
+		{StepID: "post", Status: core.StatusFailed, Error: bad.Error}}}))
+	failed := newExecution("x", core.StatusFailed, t0)
+	failed.Error, failed.FailedStep, failed.FinishedAt = bad.Error, "post", t0.Add(time.Second)
+	require.NoError(t, s.Checkpoint(ctx, "x", c.Lease, &core.Checkpoint{Execution: failed, Release: true}))
+
+	require.NoError(t, s.Reopen(ctx, "x", []string{"post"}, []string{"post"}, t0.Add(time.Minute)))
+	x, err := s.GetExecution(ctx, "x")
+	require.NoError(t, err)
+	require.Equal(t, core.StatusPending, x.Status)
+	require.Nil(t, x.Error)
+	require.Empty(t, x.FailedStep)
+	require.True(t, x.FinishedAt.IsZero())
+	rs, err := s.LoadRun(ctx, "x")
+	require.NoError(t, err)
+	require.Contains(t, rs.Results, "get", "a completed step keeps its result")
+	require.Equal(t, map[string]any{"n": 1.0}, rs.Results["get"].Output)
+	require.NotContains(t, rs.Results, "post")
+	require.Equal(t, core.StatusPending, rs.Steps["post"].Status)
+	require.Len(t, rs.Steps["post"].History, 2, "its attempts are kept")
+	require.Equal(t, core.StatusCompleted, rs.Steps["get"].Status)
+	// Claimable again, at once.
+	again := claimOne(t, s, "b", t0.Add(time.Minute))
+	require.Equal(t, "x", again.Execution.ID)
+
+	require.ErrorIs(t, s.Reopen(ctx, "x", nil, nil, t0), core.ErrConflict, "not finished")
+	require.ErrorIs(t, s.Reopen(ctx, "nope", nil, nil, t0), core.ErrNotFound)
 }

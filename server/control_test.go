@@ -1,0 +1,132 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weftworks/weft/server"
+)
+
+// countCalls counts the requests the mock received on a path.
+func (e *env) countCalls(path string) int {
+	n := 0
+	for _, r := range e.mock.Requests() {
+		if r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *env) create(doc string) string {
+	e.t.Helper()
+	status, _, wf := e.call("POST", "/api/v1/workflows", e.keys[server.RoleEditor], strings.ReplaceAll(doc, "API", e.api))
+	if status != http.StatusCreated {
+		e.t.Fatalf("create: %d %v", status, wf)
+	}
+	return wf["id"].(string)
+}
+
+// TestRetry: a failed execution retried runs again from the step that
+// failed; the step that completed is not called again, and the failed
+// step's attempts go on where they were.
+func TestRetry(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			op := e.keys[server.RoleOperator]
+			id := e.create(`{"name": "retry me", "steps": [
+				{"id": "lead", "type": "HTTP_REQUEST", "config": {"url": "API/leads/42"}},
+				{"id": "flaky", "type": "HTTP_REQUEST", "dependsOn": ["lead"], "config": {"url": "API/flaky?key=` + name + `&failures=1"}},
+				{"id": "after", "type": "DATA_TRANSFORM", "dependsOn": ["flaky"],
+				 "config": {"source": "{{steps.lead.output.body}}", "operations": [{"type": "calculate", "field": "double", "expression": "score * 2"}]}}]}`)
+			status, _, x := e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=20s", op, nil)
+			if status != http.StatusOK || x["status"] != "FAILED" || x["failedStep"] != "flaky" {
+				t.Fatalf("first run: %d %v", status, x)
+			}
+			xid := x["id"].(string)
+
+			status, _, x = e.call("POST", "/api/v1/executions/"+xid+"/retry?wait=20s", op, nil)
+			if status != http.StatusOK || x["status"] != "COMPLETED" || x["id"] != xid {
+				t.Fatalf("retry: %d %v", status, x)
+			}
+			if out := x["output"].(map[string]any); out["double"] != 144.0 {
+				t.Fatalf("output %v", out)
+			}
+			if n := e.countCalls("/leads/42"); n != 1 {
+				t.Fatalf("the completed step was called %d times, want once", n)
+			}
+			if n := e.countCalls("/flaky"); n != 2 {
+				t.Fatalf("the failed step was called %d times, want twice", n)
+			}
+			hist := x["steps"].(map[string]any)["flaky"].(map[string]any)["history"].([]any)
+			if len(hist) != 2 || hist[0].(map[string]any)["status"] != "FAILED" || hist[1].(map[string]any)["attempt"] != 2.0 {
+				t.Fatalf("flaky's history: %v", hist)
+			}
+			// A completed execution is not retried.
+			if status, _, got := e.call("POST", "/api/v1/executions/"+xid+"/retry", op, nil); status != http.StatusConflict || errorCode(t, got) != server.CodeConflict {
+				t.Fatalf("retry of a completed execution: %d %v", status, got)
+			}
+		})
+	}
+}
+
+// TestCancel: an execution cancelled mid-step ends CANCELLED at once and
+// stays so when the step's call returns; one parked in a WAIT too.
+func TestCancel(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			op := e.keys[server.RoleOperator]
+			slow := e.create(`{"name": "slow", "steps": [{"id": "call", "type": "HTTP_REQUEST", "config": {"url": "API/slow?ms=600"}},
+				{"id": "next", "type": "WAIT", "dependsOn": ["call"], "config": {"duration": 1}}]}`)
+			status, hdr, _ := e.call("POST", "/api/v1/workflows/"+slow+"/execute", op, nil)
+			if status != http.StatusAccepted {
+				t.Fatalf("execute: %d", status)
+			}
+			loc := hdr.Get("Location")
+			for deadline := time.Now().Add(10 * time.Second); e.countCalls("/slow") == 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("the slow call never started")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			status, _, x := e.call("POST", loc+"/cancel", op, nil)
+			if status != http.StatusOK || x["status"] != "CANCELLED" {
+				t.Fatalf("cancel: %d %v", status, x)
+			}
+			if st := x["steps"].(map[string]any)["call"].(map[string]any); st["status"] != "CANCELLED" {
+				t.Fatalf("the step in flight: %v", st)
+			}
+			if status, _, got := e.call("POST", loc+"/cancel", op, nil); status != http.StatusConflict {
+				t.Fatalf("cancel twice: %d %v", status, got)
+			}
+			time.Sleep(900 * time.Millisecond) // the call has returned by now
+			_, _, x = e.call("GET", loc, op, nil)
+			if x["status"] != "CANCELLED" || x["steps"].(map[string]any)["next"] != nil {
+				t.Fatalf("after the call returned: %v", x)
+			}
+
+			parked := e.create(`{"name": "parked", "steps": [{"id": "nap", "type": "WAIT", "config": {"duration": 3600000}}]}`)
+			_, hdr, _ = e.call("POST", "/api/v1/workflows/"+parked+"/execute", op, nil)
+			loc = hdr.Get("Location")
+			for deadline := time.Now().Add(20 * time.Second); ; {
+				if _, _, x = e.call("GET", loc, op, nil); x["status"] == "WAITING" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("never parked: %v", x)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if status, _, x = e.call("POST", loc+"/cancel", op, nil); status != http.StatusOK || x["status"] != "CANCELLED" {
+				t.Fatalf("cancel a parked execution: %d %v", status, x)
+			}
+			if status, _, got := e.call("POST", "/api/v1/executions/nope/cancel", op, nil); status != http.StatusNotFound {
+				t.Fatalf("cancel unknown: %d %v", status, got)
+			}
+		})
+	}
+}
