@@ -409,7 +409,7 @@ func reopen(t *testing.T, s core.Store) {
 	ok := &core.StepState{ID: "get", Type: "HTTP_REQUEST", Status: core.StatusCompleted, Attempts: 1, Output: map[string]any{"n": 1.0},
 		History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: t0, FinishedAt: t0}}}
 	bad := &core.StepState{ID: "post", Type: "HTTP_REQUEST", Status: core.StatusFailed, Attempts: 2,
-		Error: &sdk.Error{Code: "HTTP_503", Message: "unavailable"},
+		Error:   &sdk.Error{Code: "HTTP_503", Message: "unavailable"},
 		History: []core.Attempt{{Attempt: 1, Status: core.StatusFailed, StartedAt: t0}, {Attempt: 2, Status: core.StatusFailed, StartedAt: t0}}}
 	require.NoError(t, s.Checkpoint(ctx, "x", c.Lease, &core.Checkpoint{Steps: []*core.StepState{ok, bad}, Results: []core.StepResult{
 		{StepID: "get", Status: core.StatusCompleted, OK: true, Output: map[string]any{"n": 1.0}},
