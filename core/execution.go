@@ -51,6 +51,9 @@ type Execution struct {
 	DurationMs int64     `json:"durationMs"`
 	// WakeAt is when a WAITING execution, parked in the store, runs again.
 	WakeAt time.Time `json:"wakeAt,omitzero"`
+	// IdempotencyKey, when set, identifies the execution among those of its
+	// workflow: submitting the same key again returns this execution.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 	// Steps is keyed by step id; FOR_EACH iterations appear as id[index].
 	Steps map[string]*StepState `json:"steps"`
 }

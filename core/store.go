@@ -19,6 +19,16 @@ import (
 // The caller must stop working on the execution and write nothing more.
 var ErrLeaseLost = errors.New("execution lease lost")
 
+// DuplicateError is returned by CreateExecution for an execution whose
+// idempotency key an execution of the same workflow already has.
+type DuplicateError struct {
+	ID string // the execution that has the key
+}
+
+func (e *DuplicateError) Error() string {
+	return "an execution with this idempotency key exists: " + e.ID
+}
+
 // Lease says which engine runs an execution, until when. The token changes
 // on every claim, so a writer that lost its lease cannot write by mistake
 // after another engine claimed the execution.
@@ -86,7 +96,9 @@ type ExecutionStore interface {
 	// as PENDING for any engine to claim, durably before the call returns.
 	// With a lease it is stored already claimed by the lease's owner, who
 	// runs it at once; the store may then apply the write asynchronously, as
-	// long as it applies the owner's later writes after it.
+	// long as it applies the owner's later writes after it. An execution
+	// whose IdempotencyKey another execution of the same workflow has is not
+	// stored: the error is a *DuplicateError naming that one.
 	CreateExecution(ctx context.Context, x *Execution, lease *Lease) error
 	// Claim leases up to n executions that are ready to run: PENDING ones,
 	// WAITING ones whose wake time has come, and RUNNING or WAITING ones
@@ -188,6 +200,13 @@ func (m *MemoryStore) CreateExecution(_ context.Context, x *Execution, lease *Le
 	defer m.mu.Unlock()
 	if _, dup := m.executions[x.ID]; dup {
 		return fmt.Errorf("memory store: execution %s exists", x.ID)
+	}
+	if x.IdempotencyKey != "" {
+		for _, id := range m.order {
+			if h := &m.executions[id].header; h.WorkflowID == x.WorkflowID && h.IdempotencyKey == x.IdempotencyKey {
+				return &DuplicateError{ID: id}
+			}
+		}
 	}
 	mx := &memExecution{header: *x, steps: map[string]StepState{}, results: map[string]StepResult{}}
 	mx.header.Steps = nil

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -104,6 +105,32 @@ func (e *Engine) Submit(ctx context.Context, plan *Plan, input any) (string, err
 	e.signal(ctx)
 	return exec.ID, nil
 }
+
+// SubmitKeyed is Submit with an idempotency key: if an execution of the
+// plan's workflow already has the key, no new one is made and its id is
+// returned, with replayed true.
+func (e *Engine) SubmitKeyed(ctx context.Context, plan *Plan, input any, key string) (id string, replayed bool, err error) {
+	wfID, version, err := e.stored(ctx, plan)
+	if err != nil {
+		return "", false, fmt.Errorf("submit: %w", err)
+	}
+	exec := e.newExecution(e.newID(), wfID, version, plan, input)
+	exec.IdempotencyKey = key
+	err = e.store.CreateExecution(ctx, exec, nil)
+	var dup *DuplicateError
+	if errors.As(err, &dup) {
+		return dup.ID, true, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("submit: %w", err)
+	}
+	e.signal(ctx)
+	return exec.ID, false, nil
+}
+
+// Wake tells this engine's workers, and through the store other engines',
+// that executions may have become claimable (a paused workflow resumed).
+func (e *Engine) Wake(ctx context.Context) { e.signal(ctx) }
 
 // signal wakes this engine's workers and, through the store, other engines'.
 func (e *Engine) signal(ctx context.Context) {

@@ -51,6 +51,9 @@ func executionRow(x *core.Execution, lease *core.Lease, now time.Time) (*Workflo
 		return nil, err
 	}
 	row.Input = in
+	if x.IdempotencyKey != "" {
+		row.IdempotencyKey = &x.IdempotencyKey
+	}
 	if lease != nil {
 		row.LeaseOwner, row.LeaseToken, row.LeaseUntil = lease.Owner, lease.Token, micros(lease.Until)
 	}
@@ -86,6 +89,9 @@ func (r *WorkflowExecution) header() (*core.Execution, error) {
 		CreatedAt: fromMicros(r.CreatedAt), StartedAt: fromMicros(r.StartedAt), FinishedAt: fromMicros(r.FinishedAt),
 		DurationMs: r.DurationMs, WakeAt: fromMicros(r.WakeAt), Steps: map[string]*core.StepState{},
 	}
+	if r.IdempotencyKey != nil {
+		x.IdempotencyKey = *r.IdempotencyKey
+	}
 	if err := fromJSON(r.Input, &x.Input); err != nil {
 		return nil, fmt.Errorf("execution %s input: %w", r.ID, err)
 	}
@@ -107,12 +113,41 @@ func (s *Store) CreateExecution(ctx context.Context, x *core.Execution, lease *c
 	if err != nil {
 		return err
 	}
+	if row.IdempotencyKey != nil {
+		return s.createKeyed(ctx, row)
+	}
 	if lease != nil {
 		// Run at once by its creator: held in memory for a moment (see held).
 		s.db.hold(row)
 		return nil
 	}
 	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error { return s.db.insertExecution(ctx, tx, row) })
+}
+
+// createKeyed inserts an execution with an idempotency key, unless one of
+// its workflow has the key already (the unique index says so).
+func (s *Store) createKeyed(ctx context.Context, row *WorkflowExecution) error {
+	var existing string
+	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		existing = ""
+		row.DueAt = max(row.LeaseUntil, row.dueAt())
+		res, err := tx.NewInsert().Model(row).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		return tx.NewSelect().Model((*WorkflowExecution)(nil)).Column("id").
+			Where("workflow_id = ? AND idempotency_key = ?", row.WorkflowID, *row.IdempotencyKey).Scan(ctx, &existing)
+	})
+	if err != nil {
+		return fmt.Errorf("create execution %s: %w", row.ID, err)
+	}
+	if existing != "" {
+		return &core.DuplicateError{ID: existing}
+	}
+	return nil
 }
 
 // insertExecution inserts an execution's row.
@@ -156,6 +191,11 @@ const unfinishedSQL = `(status = 'PENDING' OR status = 'RUNNING' OR status = 'WA
 // is still never claimed while its lease holds.
 const claimableSQL = unfinishedSQL + ` AND due_at <= ? AND lease_until <= ? AND (status <> 'WAITING' OR wake_at <= ?)`
 
+// notPausedSQL keeps the executions of a PAUSED workflow that have not
+// started queued (PENDING) until the workflow is ACTIVE again; those under
+// way go on.
+const notPausedSQL = `(status <> 'PENDING' OR workflow_id NOT IN (SELECT id FROM workflows WHERE status = 'PAUSED'))`
+
 // Claim implements core.ExecutionStore. On PostgreSQL the rows are locked
 // with FOR UPDATE SKIP LOCKED, so engines sharing the database never claim
 // the same execution nor wait for each other.
@@ -174,7 +214,7 @@ func (s *Store) Claim(ctx context.Context, owner string, n int, now time.Time, l
 		rows = rows[:0]
 		until := micros(now.Add(leaseFor))
 		return tx.NewRaw(`UPDATE workflow_executions SET lease_owner = ?, lease_token = lease_token + 1, lease_until = ?, due_at = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM `+from+` WHERE `+claimableSQL+` ORDER BY due_at LIMIT ?`+lock+`)
+			WHERE id IN (SELECT id FROM `+from+` WHERE `+claimableSQL+` AND `+notPausedSQL+` ORDER BY due_at LIMIT ?`+lock+`)
 			RETURNING *`, owner, until, until, micros(s.now()), t, t, t, n).Scan(ctx, &rows)
 	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

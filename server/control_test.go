@@ -130,3 +130,62 @@ func TestCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestIdempotencyKey: the same key on execute is the same execution.
+func TestIdempotencyKey(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			op := e.keys[server.RoleOperator]
+			id := e.create(`{"name": "once", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "API/leads/42"}}]}`)
+			path := "/api/v1/workflows/" + id + "/execute"
+			status, hdr, first := e.call("POST", path+"?wait=20s", op, `{"input": {}}`, "Idempotency-Key", "order-1")
+			if status != http.StatusOK || first["status"] != "COMPLETED" || hdr.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("first: %d %v", status, first)
+			}
+			status, hdr, again := e.call("POST", path, op, `{"input": {}}`, "Idempotency-Key", "order-1")
+			if status != http.StatusAccepted || again["executionId"] != first["id"] || again["status"] != "COMPLETED" || hdr.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("again: %d %v %v", status, again, hdr)
+			}
+			_, _, other := e.call("POST", path, op, `{"input": {}}`, "Idempotency-Key", "order-2")
+			if other["executionId"] == first["id"] {
+				t.Fatal("another key made no new execution")
+			}
+			if n := e.countCalls("/leads/42"); n > 2 {
+				t.Fatalf("the step ran %d times for two keys", n)
+			}
+		})
+	}
+}
+
+// TestPausedWorkflowQueues: executions of a PAUSED workflow wait, and run
+// once it is ACTIVE again.
+func TestPausedWorkflowQueues(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			ed, op := e.keys[server.RoleEditor], e.keys[server.RoleOperator]
+			doc := `{"name": "pausable", "status": "PAUSED", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "API/leads/42"}}]}`
+			id := e.create(doc)
+			status, hdr, got := e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=300ms", op, nil)
+			if status != http.StatusAccepted || got["status"] != "PENDING" {
+				t.Fatalf("execute a paused workflow: %d %v", status, got)
+			}
+			loc := hdr.Get("Location")
+			if _, _, x := e.call("GET", loc, op, nil); x["status"] != "PENDING" || e.countCalls("/leads/42") != 0 {
+				t.Fatalf("ran while paused: %v", x)
+			}
+			active := strings.Replace(strings.ReplaceAll(doc, "API", e.api), "PAUSED", "ACTIVE", 1)
+			if status, _, got := e.call("PUT", "/api/v1/workflows/"+id, ed, active); status != http.StatusOK || got["status"] != "ACTIVE" {
+				t.Fatalf("resume: %d %v", status, got)
+			}
+			if x := e.until(loc, op); x["status"] != "COMPLETED" {
+				t.Fatalf("after resuming: %v", x)
+			}
+			draft := e.create(strings.Replace(doc, "PAUSED", "DRAFT", 1))
+			if status, _, got := e.call("POST", "/api/v1/workflows/"+draft+"/execute", op, nil); status != http.StatusConflict || errorCode(t, got) != server.CodeConflict {
+				t.Fatalf("execute a draft: %d %v", status, got)
+			}
+		})
+	}
+}

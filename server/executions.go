@@ -119,8 +119,17 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, id string) err
 			return nil
 		}
 	}
+	status := core.StatusPending
+	if w.Header().Get("Idempotent-Replayed") != "" {
+		// The execution of an earlier request: say where it is now.
+		x, err := s.engine.Store().GetExecution(r.Context(), id)
+		if err != nil {
+			return fmt.Errorf("get execution %s: %w", id, err)
+		}
+		status = x.Status
+	}
 	writeJSON(w, http.StatusAccepted, map[string]string{
-		"executionId": id, "requestId": id, "status": string(core.StatusPending), "location": location,
+		"executionId": id, "requestId": id, "status": string(status), "location": location,
 	})
 	return nil
 }

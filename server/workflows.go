@@ -121,6 +121,9 @@ func (s *Server) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return fmt.Errorf("update workflow %s: %w", id, err)
 	}
+	if info.Status == core.WorkflowActive {
+		s.engine.Wake(r.Context()) // it may have been PAUSED, with executions queued
+	}
 	w.Header().Set("ETag", etag(info.Version))
 	writeJSON(w, http.StatusOK, info)
 	return nil
@@ -174,16 +177,30 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if info.Status != core.WorkflowActive && info.Status != "" {
-		return errorf(http.StatusConflict, CodeConflict, "workflow %q is %s: only an ACTIVE workflow runs", info.ID, info.Status)
+	switch info.Status {
+	case core.WorkflowActive, core.WorkflowPaused, "": // a PAUSED workflow's executions queue until it is ACTIVE
+	default:
+		return errorf(http.StatusConflict, CodeConflict, "workflow %q is %s: only an ACTIVE (or PAUSED, to queue) workflow runs", info.ID, info.Status)
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		return badParam("Idempotency-Key", "at most 200 characters")
 	}
 	plan, err := s.engine.Plan(r.Context(), info.ID, info.Version)
 	if err != nil {
 		return fmt.Errorf("plan of workflow %s: %w", info.ID, err)
 	}
-	id, err := s.engine.Submit(r.Context(), plan, req.Input)
+	id, replayed := "", false
+	if key != "" {
+		id, replayed, err = s.engine.SubmitKeyed(r.Context(), plan, req.Input, key)
+	} else {
+		id, err = s.engine.Submit(r.Context(), plan, req.Input)
+	}
 	if err != nil {
 		return fmt.Errorf("submit: %w", err)
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	return s.accepted(w, r, id)
 }

@@ -158,8 +158,8 @@ func TestForEachItemAndIndex(t *testing.T) {
 			requireCompleted(t, exec)
 			out := list(t, step(t, exec, "loop").Output)
 			if tt.want == "" {
-				require.Len(t, out, 3)
-				for i, id := range []string{"42", "7", "13"} {
+				require.Len(t, out, 4)
+				for i, id := range []string{"42", "7", "13", "lead_123"} {
 					require.Equal(t, id, obj(t, obj(t, out[i])["body"])["id"])
 				}
 				return
