@@ -8,7 +8,7 @@ BIN     := bin
 FUZZTIME ?= 20000x
 FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode
 
-.PHONY: all build run test lint fuzz bench clean
+.PHONY: all build run run-once test lint fuzz bench clean
 
 all: build
 
@@ -16,9 +16,15 @@ build:
 	$(GO) build -o $(BIN)/weft ./cmd/weft
 	$(GO) build -o $(BIN)/mockapi ./examples/mockapi/cmd/mockapi
 
-# run: the lead-distribution example against the bundled mock API. The mock
-# listens on a free port and hands its address to weft through apiBase.
+# run: the server on the embedded SQLite default (weft.db here), with the
+# example workflows loaded and the mock API they call on 127.0.0.1:9100 (the
+# address the examples name). It prints an admin key on first start, and
+# curl lines to try. Ctrl-C stops both.
 run: build
+	@$(BIN)/mockapi -addr 127.0.0.1:9100 -- $(BIN)/weft serve --load examples/lead-distribution.json
+
+# run-once: the lead-distribution example in one process, without a server.
+run-once: build
 	@$(BIN)/mockapi -addr 127.0.0.1:0 -- sh -c '$(BIN)/weft run examples/lead-distribution.json --input "{\"leadId\": \"42\", \"apiBase\": \"$$WEFT_MOCKAPI_URL\"}"'
 
 test: lint

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 type serveFlags struct {
 	engineFlags
 	addr     string
+	load     listFlag
 	noAuth   bool
 	maxBody  int64
 	shutdown time.Duration
@@ -33,6 +35,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.maxBody, _ = strconv.ParseInt(envOr("WEFT_MAX_BODY", strconv.Itoa(server.DefaultMaxBody)), 10, 64)
 	f.shutdown, _ = time.ParseDuration(envOr("WEFT_SHUTDOWN_TIMEOUT", "30s"))
 	fs.StringVar(&f.addr, "addr", f.addr, "address to listen on (env WEFT_ADDR)")
+	fs.Var(&f.load, "load", "workflow files to add to the catalog at start, unless one of the same name is there (repeatable)")
 	fs.BoolVar(&f.noAuth, "no-auth", f.noAuth, "serve without API keys, every caller an admin: local development only, refused unless --addr is loopback (env WEFT_NO_AUTH=true)")
 	fs.Int64Var(&f.maxBody, "max-body", f.maxBody, "largest request body accepted, in bytes (env WEFT_MAX_BODY)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", f.shutdown, "on SIGTERM/SIGINT, how long running steps may take to finish; the rest resume at the next start (env WEFT_SHUTDOWN_TIMEOUT)")
@@ -83,16 +86,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitFailed
 	}
-	if !sf.noAuth {
-		if err := firstAdminKey(ctx, store, sf.addr, stdout); err != nil {
-			fmt.Fprintf(stderr, "weft serve: %v\n", err)
-			return exitFailed
-		}
+	loaded, err := loadWorkflows(ctx, eng, store, sf.load, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return exitUsage
 	}
 	ln, err := net.Listen("tcp", sf.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitFailed
+	}
+	if !sf.noAuth {
+		if err := firstAdminKey(ctx, store, ln.Addr().String(), loaded, stdout); err != nil {
+			fmt.Fprintf(stderr, "weft serve: %v\n", err)
+			return exitFailed
+		}
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", d.Dialect(), "auth", !sf.noAuth)
 	return serve(ctx, ln, srv, eng, sf, logger, stderr)
@@ -151,19 +159,70 @@ func ready(ctx context.Context, d *db.DB) error {
 }
 
 // firstAdminKey creates an admin key on a database that has none and prints
-// it, once: it is stored only as a hash.
-func firstAdminKey(ctx context.Context, keys server.Keys, addr string, stdout io.Writer) error {
+// it, once (it is stored only as a hash), with curl lines to try.
+func firstAdminKey(ctx context.Context, keys server.Keys, addr string, loaded []*core.WorkflowInfo, stdout io.Writer) error {
 	n, err := keys.CountKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("count API keys: %w", err)
 	}
-	if n > 0 {
-		return nil
+	secret := "$WEFT_KEY"
+	if n == 0 {
+		if secret, _, err = server.CreateKey(ctx, keys, "first admin", server.RoleAdmin); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nNo API keys yet: created an admin key. It is shown only this once; weft keeps its hash:\n\n    %s\n", secret)
+	} else {
+		fmt.Fprintf(stdout, "\nThis database has API keys; set WEFT_KEY to one (a new one: weft apikey create --role admin).\n")
 	}
-	secret, _, err := server.CreateKey(ctx, keys, "first admin", server.RoleAdmin)
-	if err != nil {
-		return err
+	fmt.Fprintf(stdout, "\nTry:\n    curl -H 'Authorization: Bearer %s' http://%s/api/v1/workflows\n", secret, addr)
+	for _, wf := range loaded {
+		fmt.Fprintf(stdout, "    curl -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"+
+			"         -d '{\"input\":{\"leadId\":\"lead_123\"}}' 'http://%s/api/v1/workflows/%s/execute?wait=10s'\n", secret, addr, wf.ID)
 	}
-	fmt.Fprintf(stdout, "\nNo API keys yet: created an admin key. It is shown only this once; weft keeps its hash.\n\n    %s\n\nTry:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/workflows\n\n", secret, secret, addr)
+	fmt.Fprintln(stdout)
 	return nil
+}
+
+// loadWorkflows adds workflow files to the catalog, skipping those whose
+// name a workflow there already has (a restart loads nothing twice).
+func loadWorkflows(ctx context.Context, eng *core.Engine, catalog server.Catalog, files []string, logger *slog.Logger) ([]*core.WorkflowInfo, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	have := map[string]*core.WorkflowInfo{}
+	for cursor := ""; ; {
+		page, err := catalog.ListWorkflows(ctx, core.WorkflowFilter{Limit: 500, Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("list workflows: %w", err)
+		}
+		for _, wf := range page.Items {
+			have[wf.Name] = wf
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	var out []*core.WorkflowInfo
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--load: %w", err)
+		}
+		wf, err := eng.ValidateDocument(ctx, data)
+		if err != nil {
+			return nil, fmt.Errorf("--load %s: %w", f, err)
+		}
+		if info, ok := have[wf.Name]; ok {
+			out = append(out, info)
+			continue
+		}
+		info, err := catalog.CreateWorkflow(ctx, wf)
+		if err != nil {
+			return nil, fmt.Errorf("--load %s: %w", f, err)
+		}
+		logger.Info("workflow loaded", "file", f, "id", info.ID, "name", info.Name)
+		have[wf.Name] = info
+		out = append(out, info)
+	}
+	return out, nil
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// serverProc is a running `weft serve`.
+type serverProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	key    string // the admin key it printed, if it made one
+	exited chan struct{}
+}
+
+var (
+	servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
+	keyRe     = regexp.MustCompile(`(?m)^\s+(weft_[A-Za-z0-9_-]+)\s*$`)
+)
+
+// startServer starts `weft serve` on dsn and a free port, and waits until it
+// serves.
+func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--lease", "2s"}, args...)...)
+	cmd.Env = append(os.Environ(), "WEFT_SQLITE_SYNCHRONOUS=NORMAL")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &serverProc{cmd: cmd, exited: make(chan struct{})}
+	keys, addrs := make(chan string, 1), make(chan string, 1)
+	scan := func(r io.Reader, re *regexp.Regexp, found chan<- string) {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			t.Log(sc.Text())
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}
+	go scan(stdout, keyRe, keys)
+	go scan(stderr, servingRe, addrs)
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+	})
+	select {
+	case p.addr = <-addrs:
+	case <-p.exited:
+		t.Fatalf("weft serve exited: %v", cmd.ProcessState)
+	case <-time.After(30 * time.Second):
+		t.Fatal("weft serve did not start")
+	}
+	select {
+	case p.key = <-keys:
+	default:
+	}
+	return p
+}
+
+// call makes an API request and decodes the answer.
+func (p *serverProc) call(t *testing.T, key, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	if len(bytes.TrimSpace(data)) > 0 {
+		require.NoError(t, json.Unmarshal(data, &out), string(data))
+	}
+	return res.StatusCode, out
+}
+
+// TestServeKilled: executions submitted through the API to a server that is
+// SIGKILLed mid-run finish once it is started again, and the API shows each
+// COMPLETED with its full step history.
+func TestServeKilled(t *testing.T) {
+	t.Parallel()
+	bin := buildWeft(t)
+	api := &countingAPI{calls: map[string]int{}}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	dsn := filepath.Join(t.TempDir(), "weft.db")
+
+	first := startServer(t, bin, dsn)
+	require.NotEmpty(t, first.key, "a new database gets an admin key, printed")
+	key := first.key
+	doc := strings.ReplaceAll(crashWorkflow, "{{input.api}}", srv.URL)
+	status, wf := first.call(t, key, "POST", "/api/v1/workflows", doc)
+	require.Equal(t, http.StatusCreated, status, wf)
+	const n = 40
+	var ids []string
+	for range n {
+		status, x := first.call(t, key, "POST", fmt.Sprintf("/api/v1/workflows/%s/execute", wf["id"]), `{"input": {}}`)
+		require.Equal(t, http.StatusAccepted, status, x)
+		ids = append(ids, x["executionId"].(string))
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Millisecond) {
+		if _, total := api.snapshot(); total >= n {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no progress")
+	}
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
+	<-first.exited
+	_, atKill := api.snapshot()
+
+	second := startServer(t, bin, dsn)
+	require.Empty(t, second.key, "no new admin key once keys exist")
+	for _, id := range ids {
+		var x map[string]any
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			status, x = second.call(t, key, "GET", "/api/v1/executions/"+id, "")
+			require.Equal(t, http.StatusOK, status, x)
+			if x["status"] == "COMPLETED" {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "execution %s is %v", id, x["status"])
+		}
+		steps := x["steps"].(map[string]any)
+		for _, s := range []string{"a", "b", "c"} {
+			st := steps[s].(map[string]any)
+			require.Equal(t, "COMPLETED", st["status"], "%s/%s", id, s)
+			hist := st["history"].([]any)
+			require.NotEmpty(t, hist, "%s/%s", id, s)
+			require.Equal(t, "COMPLETED", hist[len(hist)-1].(map[string]any)["status"])
+		}
+	}
+	calls, total := api.snapshot()
+	for k, c := range calls {
+		require.LessOrEqual(t, c, 2, "step %s called %d times", k, c)
+	}
+	require.Less(t, atKill, 3*n, "the kill came before the end")
+	t.Logf("%d calls before the kill, %d in all, for %d step runs", atKill, total, 3*n)
+}
+
+// TestServeNoAuthRefused: --no-auth only on a loopback address.
+func TestServeNoAuthRefused(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--no-auth", "--addr", "0.0.0.0:0", "--db", filepath.Join(t.TempDir(), "w.db")}, nil, &out, &errb)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errb.String(), "--no-auth is refused")
+}
