@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +18,7 @@ import (
 // for another's lock.
 type committer struct {
 	db       *bun.DB
+	pg       bool
 	ops      chan *op
 	maxBatch int
 	wg       sync.WaitGroup
@@ -26,6 +28,14 @@ type committer struct {
 	// enters the queue after the loop's final drain.
 	gate sync.RWMutex
 	shut bool
+
+	// The loop's own: a connection of its own, so that a batch takes none
+	// from the pool (on SQLite the committer is the only writer anyway), the
+	// hot statements prepared on it (see exec), and the open transaction.
+	conn  bun.Conn // conn.Conn is nil until the first batch and after a failure
+	stmts map[string]hotStmt
+	tx    bun.Tx
+	args  []driver.NamedValue // exec's, reused
 }
 
 type op struct {
@@ -52,8 +62,8 @@ func (o *op) finish(err error) {
 
 var errClosed = errors.New("database closed")
 
-func newCommitter(db *bun.DB, maxBatch int) *committer {
-	c := &committer{db: db, ops: make(chan *op, 4*maxBatch), maxBatch: maxBatch, closed: make(chan struct{})}
+func newCommitter(db *bun.DB, pg bool, maxBatch int) *committer {
+	c := &committer{db: db, pg: pg, ops: make(chan *op, 4*maxBatch), maxBatch: maxBatch, closed: make(chan struct{})}
 	c.wg.Add(1)
 	go c.loop()
 	return c
@@ -114,6 +124,7 @@ func (c *committer) close() {
 
 func (c *committer) loop() {
 	defer c.wg.Done()
+	defer c.release()
 	batch := make([]*op, 0, c.maxBatch)
 	for {
 		batch = batch[:0]
@@ -188,10 +199,12 @@ func (c *committer) commit(batch []*op) []error {
 func (c *committer) try(batch []*op, savepoints bool) ([]error, bool) {
 	errs := make([]error, len(batch))
 	ctx := context.Background()
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.begin(ctx)
 	if err != nil {
 		return fill(errs, fmt.Errorf("begin: %w", err)), true
 	}
+	c.tx = tx
+	defer func() { c.tx = bun.Tx{} }()
 	for i, o := range batch {
 		if !savepoints || len(batch) == 1 {
 			if errs[i] = o.fn(o.ctx, tx); errs[i] != nil {
@@ -219,9 +232,46 @@ func (c *committer) try(batch []*op, savepoints bool) ([]error, bool) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		c.release() // the connection may be left in a bad state
 		return fill(errs, fmt.Errorf("commit: %w", err)), true
 	}
 	return errs, true
+}
+
+// begin starts a transaction on the committer's connection, taking one from
+// the pool when it has none. A connection that cannot begin is given back
+// (the pool drops a broken one) and a fresh one tried once.
+func (c *committer) begin(ctx context.Context) (bun.Tx, error) {
+	for retried := false; ; retried = true {
+		if c.conn.Conn == nil {
+			conn, err := c.db.Conn(ctx)
+			if err != nil {
+				return bun.Tx{}, err
+			}
+			c.conn, c.stmts = conn, map[string]hotStmt{}
+		}
+		tx, err := c.conn.BeginTx(ctx, nil)
+		if err == nil || retried {
+			return tx, err
+		}
+		c.release()
+	}
+}
+
+// release closes the hot statements and gives the connection back to the
+// pool.
+func (c *committer) release() {
+	if c.conn.Conn == nil {
+		return
+	}
+	_ = c.conn.Raw(func(any) error {
+		for _, st := range c.stmts {
+			_ = st.Close()
+		}
+		return nil
+	})
+	_ = c.conn.Close()
+	c.conn, c.stmts = bun.Conn{}, nil
 }
 
 // fill sets err for every write that had not failed on its own.

@@ -53,9 +53,6 @@ type DB struct {
 	progress heldBack
 	held     held
 	failed   sync.Map // execution id → the error of an async write that failed (see awaited)
-
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
 }
 
 // ErrNewerSchema is returned when the database was migrated by a newer weft:
@@ -98,7 +95,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	d.batch = newCommitter(d.bun, maxBatch)
+	d.batch = newCommitter(d.bun, d.pg, maxBatch)
 	return d, nil
 }
 

@@ -2,11 +2,16 @@ package db_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/db"
 )
 
@@ -85,4 +90,31 @@ func TestOpenSameFileAtOnce(t *testing.T) {
 	for range 8 {
 		require.NoError(t, <-errs)
 	}
+}
+
+// TestCommitterReconnects: the committer writes on a connection of its own;
+// when PostgreSQL drops it (a restart, a failover, an administrator), the
+// next write takes another instead of failing.
+func TestCommitterReconnects(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(postgresDSN(t))
+	require.NoError(t, err)
+	app := fmt.Sprintf("weft_test_%d", rand.Int64N(1<<40))
+	q := u.Query()
+	q.Set("application_name", app) // names this database's connections, and no one else's
+	u.RawQuery = q.Encode()
+	store := openDB(t, u.String()).Store()
+	x, lease := leasedExecution(t, store, nil)
+	require.NoError(t, writeStep(store, x, lease, "a", core.StatusRunning, false))
+
+	admin, err := db.Open(context.Background(), os.Getenv("WEFT_TEST_POSTGRES_DSN"), db.Options{NoMigrate: true})
+	require.NoError(t, err)
+	defer admin.Close()
+	var killed int
+	require.NoError(t, admin.Bun().NewRaw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?`, app).
+		Scan(context.Background(), &killed))
+	require.Positive(t, killed)
+
+	require.NoError(t, writeStep(store, x, lease, "a", core.StatusCompleted, false))
+	require.NoError(t, writeStep(store, x, lease, "b", core.StatusCompleted, false))
 }
