@@ -37,8 +37,9 @@ const (
 type BreakerConfig struct {
 	// Threshold is the number of consecutive failures that opens the breaker.
 	Threshold int `json:"threshold" validate:"gte=1,lte=1000000"`
-	// Timeout is how long the breaker stays OPEN before a trial, in ms.
-	Timeout int64 `json:"timeout" validate:"gte=1"`
+	// Timeout is how long the breaker stays OPEN before a trial, in ms: at most
+	// a year (far longer ones would overflow a time.Duration).
+	Timeout int64 `json:"timeout" validate:"gte=1,lte=31536000000"`
 	// HalfOpenMaxCalls is the number of trial calls admitted in HALF_OPEN; that
 	// many successes close the breaker, one failure opens it again.
 	HalfOpenMaxCalls int `json:"halfOpenMaxCalls" validate:"gte=1,lte=1000"`
@@ -79,8 +80,9 @@ type BreakerState struct {
 	TotalFailures     int64     `json:"totalFailures"`
 	TotalRejections   int64     `json:"totalRejections"`
 	// Generation changes on every state change, so late results of calls made
-	// under an earlier state do not move the breaker.
-	Generation int64 `json:"generation"`
+	// under an earlier state do not move the breaker. It is bookkeeping, not
+	// shown by the API.
+	Generation int64 `json:"-"`
 }
 
 // newBreakerState returns a fresh CLOSED breaker. Its generation starts at a
@@ -323,6 +325,26 @@ func (b *Breakers) SetConfig(ctx context.Context, serviceID string, cfg BreakerC
 		now := b.clock.Now()
 		if !exists {
 			*s = newBreakerState(serviceID, now)
+		}
+		s.Config, s.ConfigSource = cfg, BreakerConfigFromAPI
+		return nil
+	})
+}
+
+// UpdateConfig changes a breaker's config from the API like SetConfig, but
+// change sees the breaker's current config (the defaults for a breaker that
+// does not exist yet, which is then created) and changes what it wants. The
+// read, the change and the write are one atomic update, so concurrent changes
+// of different fields are not lost. change may be called more than once.
+func (b *Breakers) UpdateConfig(ctx context.Context, serviceID string, change func(*BreakerConfig)) (BreakerState, error) {
+	return b.store.UpdateBreaker(ctx, serviceID, func(s *BreakerState, exists bool) error {
+		if !exists {
+			*s = newBreakerState(serviceID, b.clock.Now())
+		}
+		cfg := s.Config.withDefaults()
+		change(&cfg)
+		if problems := validateStruct(cfg, ""); len(problems) > 0 {
+			return &sdk.ValidationError{Problems: problems}
 		}
 		s.Config, s.ConfigSource = cfg, BreakerConfigFromAPI
 		return nil

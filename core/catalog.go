@@ -40,6 +40,9 @@ type WorkflowFilter struct {
 type ExecutionFilter struct {
 	WorkflowID string
 	Status     Status
+	// Statuses, when not empty, selects executions in any of these statuses
+	// (and in Status too, when it is set).
+	Statuses []Status
 	// From and To bound the creation time: From <= createdAt < To.
 	From, To time.Time
 	Limit    int
@@ -51,6 +54,65 @@ type ExecutionFilter struct {
 type Page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"nextCursor,omitempty"`
+}
+
+// MetricsSampleLimit bounds the executions a workflow's duration percentiles
+// and step counts are computed from: the most recent finished executions of
+// the window, at most this many. Counts by status, the success rate and the
+// average duration cover the whole window.
+const MetricsSampleLimit = 10000
+
+// WorkflowMetrics summarises the executions of a workflow created in a
+// window (From <= createdAt < To; zero bounds are open). Figures that need
+// finished executions are nil (JSON null) when there are none.
+type WorkflowMetrics struct {
+	WorkflowID string    `json:"workflowId"`
+	From       time.Time `json:"from,omitzero"`
+	To         time.Time `json:"to,omitzero"`
+	// TotalExecutions counts the executions of the window; ByStatus splits
+	// them by status (every execution status is present, 0 or not).
+	TotalExecutions int64            `json:"totalExecutions"`
+	ByStatus        map[Status]int64 `json:"byStatus"`
+	// Finished counts COMPLETED, FAILED, CANCELLED and TIMED_OUT ones.
+	Finished int64 `json:"finished"`
+	// SuccessRate is COMPLETED / Finished, from 0 to 1.
+	SuccessRate *float64 `json:"successRate"`
+	// Durations of finished executions, in ms: the average and the maximum
+	// over the window, the percentiles (nearest rank) over the sample.
+	AvgDurationMs *float64 `json:"avgDurationMs"`
+	MaxDurationMs *int64   `json:"maxDurationMs"`
+	P50DurationMs *int64   `json:"p50DurationMs"`
+	P95DurationMs *int64   `json:"p95DurationMs"`
+	// LastExecutionAt is when the newest execution of the window was created.
+	LastExecutionAt time.Time `json:"lastExecutionAt,omitzero"`
+	// SampleSize is the number of finished executions the percentiles and
+	// Steps are computed from: the most recent ones, at most
+	// MetricsSampleLimit.
+	SampleSize int `json:"sampleSize"`
+	// Steps has one entry per step id of the workflow that ran in the sample
+	// (FOR_EACH items and steps nested in them counted under their own id),
+	// sorted by id.
+	Steps []StepMetrics `json:"steps"`
+}
+
+// StepMetrics counts one step's runs and attempts over a metrics sample.
+type StepMetrics struct {
+	StepID string `json:"stepId"`
+	Type   string `json:"type"`
+	// Runs counts the times the step ran (each FOR_EACH item is a run);
+	// Completed, Failed (FAILED, TIMED_OUT, INTERRUPTED, CANCELLED) and Skipped
+	// count how its runs, and the times it was skipped, ended.
+	Runs      int64 `json:"runs"`
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	Skipped   int64 `json:"skipped"`
+	// Attempts counts every attempt; Retries those after a run's first;
+	// FailedAttempts those that failed (retried or not).
+	Attempts       int64 `json:"attempts"`
+	Retries        int64 `json:"retries"`
+	FailedAttempts int64 `json:"failedAttempts"`
+	// AvgDurationMs is the average duration of a run, retries included.
+	AvgDurationMs *float64 `json:"avgDurationMs"`
 }
 
 // APIKey is an API key as stored: never the key itself, only its SHA-256

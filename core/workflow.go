@@ -126,7 +126,7 @@ type RetryPolicy struct {
 type BreakerRef struct {
 	ServiceID        string `json:"serviceId" validate:"required,max=200"`
 	Threshold        int    `json:"threshold,omitempty" validate:"gte=0,lte=1000000"`
-	Timeout          int64  `json:"timeout,omitempty" validate:"gte=0"`
+	Timeout          int64  `json:"timeout,omitempty" validate:"gte=0,lte=31536000000"`
 	HalfOpenMaxCalls int    `json:"halfOpenMaxCalls,omitempty" validate:"gte=0,lte=1000"`
 }
 

@@ -64,9 +64,12 @@ func (s *Store) UpdateBreaker(ctx context.Context, id string, fn func(*core.Brea
 			return err
 		}
 		st.ServiceID = id
-		out = st
 		nrow, err := breakerRow(&st, micros(s.now()))
 		if err != nil {
+			return err
+		}
+		// What was stored (times to the microsecond), as GetBreaker reads it.
+		if out, err = nrow.state(); err != nil {
 			return err
 		}
 		_, err = tx.NewInsert().Model(nrow).On("CONFLICT (service_id) DO UPDATE").

@@ -278,12 +278,21 @@ func (s *Store) ListExecutions(ctx context.Context, f core.ExecutionFilter) (cor
 	var rows []WorkflowExecution
 	// Ids are UUIDv7, ordered by creation: newest first is id DESC, along
 	// the primary key or the (workflow_id, id) and (status, id) indexes.
+	// Several statuses (the unfinished ones: few rows) read one range of the
+	// (status, id) index each, and sort what they found.
 	q := s.db.bun.NewSelect().Model(&rows)
 	if f.WorkflowID != "" {
 		q = q.Where("workflow_id = ?", f.WorkflowID)
 	}
 	if f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
+	}
+	if len(f.Statuses) > 0 {
+		sts := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			sts[i] = string(st)
+		}
+		q = q.Where("status IN (?)", bun.In(sts))
 	}
 	if !f.From.IsZero() {
 		q = q.Where("created_at >= ?", micros(f.From))

@@ -20,13 +20,22 @@ func (s *Server) routes() []route {
 		{"PUT", "/api/v1/workflows/{id}", permAuthor, s.updateWorkflow},
 		{"DELETE", "/api/v1/workflows/{id}", permAuthor, s.deleteWorkflow},
 		{"POST", "/api/v1/workflows/{id}/execute", permRun, s.executeWorkflow},
+		{"GET", "/api/v1/workflows/{id}/metrics", permRead, s.workflowMetrics},
 
 		{"GET", "/api/v1/executions", permRead, s.listExecutions},
 		{"GET", "/api/v1/executions/{id}", permRead, s.getExecution},
 		{"POST", "/api/v1/executions/{id}/cancel", permRun, s.cancelExecution},
 		{"POST", "/api/v1/executions/{id}/retry", permRun, s.retryExecution},
 
+		{"GET", "/api/v1/circuit-breakers", permRead, s.listBreakers},
+		{"GET", "/api/v1/circuit-breakers/{serviceId}", permRead, s.getBreaker},
+		{"PUT", "/api/v1/circuit-breakers/{serviceId}/config", permAdmin, s.setBreakerConfig},
+		{"POST", "/api/v1/circuit-breakers/{serviceId}/reset", permAdmin, s.resetBreaker},
+		{"DELETE", "/api/v1/circuit-breakers/{serviceId}", permAdmin, s.deleteBreaker},
+
 		{"POST", "/api/orchestration/execute", permAuthor, s.executeInline},
+		{"GET", "/api/orchestration/active", permRead, s.listActive},
+		{"GET", "/api/orchestration/active/{requestId}", permRead, s.getActive},
 
 		{"GET", "/api/v1/api-keys", permAdmin, s.listKeys},
 		{"POST", "/api/v1/api-keys", permAdmin, s.createKey},

@@ -382,7 +382,7 @@ func TestRoleMatrix(t *testing.T) {
 		"admin":  {server.RoleAdmin},
 	}
 	for _, ep := range e.srv.Endpoints() {
-		path := strings.NewReplacer("{id}", "00000000-0000-0000-0000-000000000000", "{serviceId}", "no-such-service").Replace(ep.Path)
+		path := strings.NewReplacer("{id}", "00000000-0000-0000-0000-000000000000", "{serviceId}", "no-such-service", "{requestId}", "00000000-0000-0000-0000-000000000000").Replace(ep.Path)
 		allowed, ok := may[ep.Permission]
 		if !ok {
 			t.Fatalf("%s %s: unknown permission %q", ep.Method, ep.Path, ep.Permission)

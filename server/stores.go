@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/weftworks/weft/core"
 )
@@ -27,6 +28,10 @@ type Catalog interface {
 	DeleteWorkflow(ctx context.Context, id string) error
 	// ListExecutions lists executions without their steps, newest first.
 	ListExecutions(ctx context.Context, f core.ExecutionFilter) (core.Page[*core.Execution], error)
+	// WorkflowMetrics summarises the executions of a workflow created in
+	// [from, to) (zero bounds are open); see core.WorkflowMetrics. It does
+	// not check that the workflow exists.
+	WorkflowMetrics(ctx context.Context, workflowID string, from, to time.Time) (*core.WorkflowMetrics, error)
 }
 
 // Keys stores API keys; db implements it.
