@@ -183,6 +183,11 @@ type WorkOptions struct {
 	// leases) and for work when the store cannot notify; default half the
 	// lease duration.
 	Poll time.Duration
+	// Drain is how long the executions under way may go on once ctx ends
+	// (a graceful shutdown): no new ones are claimed, those that finish in
+	// time finish, and the rest then stop and go back to the store, to
+	// resume from their checkpoints. Zero stops them at once.
+	Drain time.Duration
 }
 
 // Work runs executions from the store until ctx ends: submitted ones, parked
@@ -201,8 +206,17 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 	// executions go back to the store unfinished.
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(nil)
+	running := make(chan struct{}) // closed once every run has returned
 	go func() {
 		<-ctx.Done()
+		if opts.Drain > 0 {
+			t := e.clock.NewTimer(opts.Drain)
+			defer t.Stop()
+			select {
+			case <-running:
+			case <-t.Chan():
+			}
+		}
 		stopRuns(errShutdown)
 	}()
 	var notified <-chan struct{}
@@ -214,7 +228,10 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 		notified = c
 	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		close(running)
+	}()
 	slots := make(chan struct{}, opts.Concurrency)
 	freed := make(chan struct{}, 1)
 	for {

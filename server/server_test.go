@@ -260,7 +260,12 @@ func TestWorkflowLifecycle(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) { pagination(t, newEnv(t, dsn(t))) })
+	}
+}
+
+func pagination(t *testing.T, e *env) {
 	key := e.keys[server.RoleEditor]
 	for i := range 7 {
 		doc := strings.Replace(e.leadWorkflow(), "Submit Lead to Multiple Carriers", "wf "+string(rune('a'+i)), 1)
@@ -364,7 +369,12 @@ func (e *env) until(path, key string) map[string]any {
 // and a revoked one: 401 without a valid key, 403 for a role that may not,
 // anything else for one that may.
 func TestRoleMatrix(t *testing.T) {
-	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) { roleMatrix(t, newEnv(t, dsn(t))) })
+	}
+}
+
+func roleMatrix(t *testing.T, e *env) {
 	ctx := context.Background()
 	store := e.db.Store()
 	revoked, k, err := server.CreateKey(ctx, store, "revoked", server.RoleAdmin)
@@ -424,7 +434,12 @@ func slicesContains(rs []server.Role, r server.Role) bool {
 // TestBadInput tries what a new user gets wrong: every answer is a JSON
 // error with a code and a message, and the server keeps serving.
 func TestBadInput(t *testing.T) {
-	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) { badInput(t, newEnv(t, dsn(t))) })
+	}
+}
+
+func badInput(t *testing.T, e *env) {
 	ed := e.keys[server.RoleEditor]
 	_, _, wf := e.call("POST", "/api/v1/workflows", ed, e.leadWorkflow())
 	id := wf["id"].(string)
@@ -481,7 +496,12 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) { health(t, newEnv(t, dsn(t))) })
+	}
+}
+
+func health(t *testing.T, e *env) {
 	for _, p := range []string{"/health", "/ready", "/api/v1/orchestration/health"} {
 		if status, _, got := e.call("GET", p, "", nil); status != http.StatusOK {
 			t.Fatalf("%s: %d %v", p, status, got)
@@ -490,7 +510,12 @@ func TestHealth(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
-	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) { apiKeys(t, newEnv(t, dsn(t))) })
+	}
+}
+
+func apiKeys(t *testing.T, e *env) {
 	admin := e.keys[server.RoleAdmin]
 	status, hdr, got := e.call("POST", "/api/v1/api-keys", admin, `{"name": "ci", "role": "operator"}`)
 	secret, _ := got["key"].(string)

@@ -113,7 +113,7 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, eng *core.Engin
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	worked := make(chan error, 1)
-	go func() { worked <- eng.Work(workCtx, core.WorkOptions{Concurrency: sf.concurrency}) }()
+	go func() { worked <- eng.Work(workCtx, core.WorkOptions{Concurrency: sf.concurrency, Drain: sf.shutdown}) }()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -127,17 +127,20 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, eng *core.Engin
 		fmt.Fprintf(stderr, "weft serve: claim loop stopped: %v\n", err)
 		code = exitFailed
 	}
+	// No new requests nor claims; requests and executions under way get
+	// sf.shutdown to finish. Executions still running then stop, and resume
+	// from their checkpoints at the next start (or on another instance).
 	logger.Info("shutting down", "timeout", sf.shutdown)
+	stopWork()
 	sctx, cancel := context.WithTimeout(context.Background(), sf.shutdown)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		logger.Warn("http shutdown", "err", err)
 	}
-	stopWork()
 	select {
 	case <-worked:
-	case <-sctx.Done():
-		logger.Warn("executions still running at the shutdown timeout; they resume at the next start")
+	case <-time.After(sf.shutdown + 10*time.Second):
+		logger.Warn("executions did not stop in time; they resume at the next start")
 	}
 	logger.Info("stopped")
 	return code

@@ -171,3 +171,43 @@ func TestServeNoAuthRefused(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errb.String(), "--no-auth is refused")
 }
+
+// TestServeGracefulShutdown: on SIGTERM a step under way finishes (within
+// --shutdown-timeout) and its execution completes; the server exits 0.
+func TestServeGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	bin := buildWeft(t)
+	release := make(chan struct{})
+	called := make(chan struct{}, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called <- struct{}{}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok": true}`)
+	}))
+	t.Cleanup(api.Close)
+	dsn := filepath.Join(t.TempDir(), "weft.db")
+	p := startServer(t, bin, dsn, "--shutdown-timeout", "20s")
+	status, wf := p.call(t, p.key, "POST", "/api/v1/workflows",
+		`{"name": "slow", "steps": [{"id": "call", "type": "HTTP_REQUEST", "config": {"url": "`+api.URL+`"}}]}`)
+	require.Equal(t, http.StatusCreated, status, wf)
+	status, x := p.call(t, p.key, "POST", fmt.Sprintf("/api/v1/workflows/%s/execute", wf["id"]), "")
+	require.Equal(t, http.StatusAccepted, status, x)
+	<-called // the step is under way
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	time.Sleep(200 * time.Millisecond) // the server is draining: the call is still out
+	close(release)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+	require.Equal(t, 0, p.cmd.ProcessState.ExitCode())
+
+	// Started again, the API shows the execution completed by the first one.
+	q := startServer(t, bin, dsn)
+	status, got := q.call(t, p.key, "GET", "/api/v1/executions/"+x["executionId"].(string), "")
+	require.Equal(t, http.StatusOK, status, got)
+	require.Equal(t, "COMPLETED", got["status"])
+	require.Len(t, got["steps"].(map[string]any)["call"].(map[string]any)["history"], 1, "the step ran once")
+}
