@@ -594,6 +594,10 @@ func (s *Store) NextWake(ctx context.Context) (time.Time, bool, error) {
 	return fromMicros(next.Int64), true, nil
 }
 
+// inlineDefinition marks the workflow row of a definition run without being
+// saved in the catalog (see SaveDefinition).
+const inlineDefinition = -1
+
 // SaveDefinition implements core.DefinitionStore: the same definition saved
 // again is the same version; a changed one becomes the next version.
 func (s *Store) SaveDefinition(ctx context.Context, wf *core.Workflow) (string, int, error) {
@@ -633,6 +637,7 @@ func (s *Store) SaveDefinition(ctx context.Context, wf *core.Workflow) (string, 
 		if id == "" {
 			id = uuid.Must(uuid.NewV7()).String()
 		}
+		inline := wf.ID == ""
 		var current Workflow
 		err := tx.NewSelect().Model(&current).Where("id = ?", id).Scan(ctx)
 		switch {
@@ -642,8 +647,16 @@ func (s *Store) SaveDefinition(ctx context.Context, wf *core.Workflow) (string, 
 				status = WorkflowActive
 			}
 			version = 1
-			if _, err := tx.NewInsert().Model(&Workflow{ID: id, Name: wf.Name, Description: wf.Description, Category: wf.Category,
-				Status: status, Version: version, Definition: def, Tags: tags, CreatedAt: now, UpdatedAt: now}).Exec(ctx); err != nil {
+			row := &Workflow{ID: id, Name: wf.Name, Description: wf.Description, Category: wf.Category,
+				Status: status, Version: version, Definition: def, Tags: tags, CreatedAt: now, UpdatedAt: now}
+			if inline {
+				// A definition run without being saved (weft run --db, weft
+				// submit, POST /api/orchestration/execute) is kept for its
+				// executions' sake but stays out of the catalog: deleted_at
+				// -1 (never listed, never found, unlike a deletion's time).
+				row.DeletedAt = inlineDefinition
+			}
+			if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 				return err
 			}
 		case err != nil:

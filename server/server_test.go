@@ -342,6 +342,15 @@ func TestExecute(t *testing.T) {
 			if status != http.StatusOK || got["status"] != "COMPLETED" {
 				t.Fatalf("inline execute: %d %v", status, got)
 			}
+			// Another inline definition: run, and not saved in the catalog.
+			other := `{"workflow": {"name": "one-off", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "` + e.api + `/leads/42"}}]}}`
+			if status, _, got = e.call("POST", "/api/orchestration/execute?wait=20s", e.keys[server.RoleEditor], other); status != http.StatusOK || got["status"] != "COMPLETED" {
+				t.Fatalf("inline execute: %d %v", status, got)
+			}
+			_, _, all := e.call("GET", "/api/v1/workflows", op, nil)
+			if n := len(all["items"].([]any)); n != 1 {
+				t.Fatalf("the catalog lists %d workflows after inline runs, want only the one created: %v", n, all)
+			}
 		})
 	}
 }

@@ -46,7 +46,8 @@ func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
 	require.NoError(t, cmd.Start())
 	p := &serverProc{cmd: cmd, exited: make(chan struct{})}
 	keys, addrs := make(chan string, 1), make(chan string, 1)
-	scan := func(r io.Reader, re *regexp.Regexp, found chan<- string) {
+	banner := make(chan struct{}) // stdout has said all it says at start
+	scan := func(r io.Reader, re *regexp.Regexp, found chan<- string, end string, ended chan struct{}) {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			t.Log(sc.Text())
@@ -56,10 +57,14 @@ func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
 				default:
 				}
 			}
+			if ended != nil && strings.TrimSpace(sc.Text()) == end {
+				close(ended)
+				ended = nil
+			}
 		}
 	}
-	go scan(stdout, keyRe, keys)
-	go scan(stderr, servingRe, addrs)
+	go scan(stdout, keyRe, keys, "Try:", banner)
+	go scan(stderr, servingRe, addrs, "", nil)
 	go func() {
 		_ = cmd.Wait()
 		close(p.exited)
@@ -74,6 +79,11 @@ func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
 		t.Fatalf("weft serve exited: %v", cmd.ProcessState)
 	case <-time.After(30 * time.Second):
 		t.Fatal("weft serve did not start")
+	}
+	select { // the key comes before "Try:" on stdout, if a key was made
+	case <-banner:
+	case <-time.After(10 * time.Second):
+		t.Fatal("weft serve printed no curl lines")
 	}
 	select {
 	case p.key = <-keys:
