@@ -534,6 +534,12 @@ func apiKeys(t *testing.T, e *env) {
 	if status, _, _ := e.call("GET", "/api/v1/workflows", secret, nil); status != http.StatusOK {
 		t.Fatalf("the new key does not work: %d", status)
 	}
+	if status, _, _ := e.call("GET", "/api/v1/workflows", "", nil, "X-API-Key", secret); status != http.StatusOK {
+		t.Fatalf("the new key does not work in X-API-Key: %d", status)
+	}
+	if status, _, _ := e.call("POST", "/api/v1/workflows", "", e.leadWorkflow(), "X-API-Key", secret); status != http.StatusForbidden {
+		t.Fatalf("an operator key authored a workflow: %d", status)
+	}
 	_, _, list := e.call("GET", "/api/v1/api-keys", admin, nil)
 	data, _ := json.Marshal(list)
 	if strings.Contains(string(data), secret) || strings.Contains(string(data), server.HashKey(secret)) {

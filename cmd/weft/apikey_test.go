@@ -1,0 +1,46 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAPIKeyCommands(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "weft.db")
+	code, out, errOut := weft(t, "", "apikey", "create", "--role", "operator", "--name", "ci", "--db", dsn)
+	require.Equal(t, exitOK, code, errOut)
+	key := strings.TrimSpace(out)
+	require.Regexp(t, `^weft_[A-Za-z0-9_-]{43}$`, key, "only the key on stdout, for scripts")
+	id := regexp.MustCompile(`id ([0-9a-f-]{36})`).FindStringSubmatch(errOut)
+	require.NotNil(t, id, errOut)
+
+	code, out, _ = weft(t, "", "apikey", "list", "--db", dsn)
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, id[1])
+	require.Contains(t, out, "operator")
+	require.NotContains(t, out, key, "the list never shows a key")
+
+	code, out, _ = weft(t, "", "apikey", "revoke", id[1], "--db", dsn)
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, "revoked")
+	_, out, _ = weft(t, "", "apikey", "list", "--db", dsn)
+	require.Regexp(t, `operator\s+ci\s+\S+ \S+\s+\S+ \S+`, out, "a revocation time")
+
+	for _, args := range [][]string{
+		{"apikey"},
+		{"apikey", "create", "--db", dsn},
+		{"apikey", "create", "--role", "root", "--db", dsn},
+		{"apikey", "revoke", "--db", dsn},
+		{"apikey", "rotate", "--db", dsn},
+	} {
+		code, _, errOut := weft(t, "", args...)
+		require.Equal(t, exitUsage, code, "%v: %s", args, errOut)
+	}
+	code, _, errOut = weft(t, "", "apikey", "revoke", "no-such-key", "--db", dsn)
+	require.Equal(t, exitFailed, code)
+	require.Contains(t, errOut, "not found")
+}
