@@ -189,3 +189,35 @@ func TestPausedWorkflowQueues(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateEndpoint(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			ed := e.keys[server.RoleEditor]
+			status, _, got := e.call("POST", "/api/v1/workflows/validate", ed, e.leadWorkflow())
+			if status != http.StatusOK || got["valid"] != true || got["steps"] != 4.0 {
+				t.Fatalf("a valid definition: %d %v", status, got)
+			}
+			bad := `{"name": "bad",
+  "steps": [{"id": "a", "type": "HTTP", "config": {}},
+            {"id": "b", "type": "WAIT", "dependsOn": ["nope"], "config": {"duration": 1}}]}`
+			status, _, got = e.call("POST", "/api/v1/workflows/validate", ed, bad)
+			if status != http.StatusOK || got["valid"] != false {
+				t.Fatalf("an invalid definition: %d %v", status, got)
+			}
+			problems := got["problems"].([]any)
+			if len(problems) < 2 {
+				t.Fatalf("want every problem, got %v", problems)
+			}
+			first := problems[0].(map[string]any)
+			if first["path"] != "steps[0].type" || first["line"] != 2.0 || first["column"] == nil {
+				t.Fatalf("first problem: %v", first)
+			}
+			// Nothing was stored.
+			if _, _, list := e.call("GET", "/api/v1/workflows", ed, nil); len(list["items"].([]any)) != 0 {
+				t.Fatalf("validate stored a workflow: %v", list)
+			}
+		})
+	}
+}
