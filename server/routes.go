@@ -5,13 +5,16 @@ import (
 	"strings"
 )
 
-// routes is every endpoint. Those under /api/v1/ (but health and the keys)
-// are served under /api/v1/orchestration/ too, as the original served them.
+// routes is every endpoint. Those under /api/v1/ (but health, the keys and
+// the OpenAPI document) are served under /api/v1/orchestration/ too, as the
+// original served them. server/openapi.json documents every one of them
+// (openapi_test.go checks it).
 func (s *Server) routes() []route {
 	rs := []route{
 		{"GET", "/health", permPublic, s.health},
 		{"GET", "/ready", permPublic, s.readiness},
 		{"GET", "/api/v1/orchestration/health", permPublic, s.orchestrationHealth},
+		{"GET", "/api/v1/openapi.json", permPublic, s.openAPI},
 
 		{"POST", "/api/v1/workflows", permAuthor, s.createWorkflow},
 		{"GET", "/api/v1/workflows", permRead, s.listWorkflows},
@@ -43,7 +46,7 @@ func (s *Server) routes() []route {
 	}
 	for _, rt := range rs {
 		rest, ok := strings.CutPrefix(rt.path, "/api/v1/")
-		if !ok || strings.HasPrefix(rest, "orchestration/") || strings.HasPrefix(rest, "api-keys") {
+		if !ok || strings.HasPrefix(rest, "orchestration/") || strings.HasPrefix(rest, "api-keys") || rest == "openapi.json" {
 			continue
 		}
 		alias := rt
