@@ -37,7 +37,7 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, core.ErrNotFound):
 		return errorf(http.StatusNotFound, CodeNotFound, "execution %q not found", id)
 	case errors.Is(err, core.ErrConflict):
-		return errorf(http.StatusConflict, CodeConflict, "execution %q has already finished: %v", id, err)
+		return s.statusConflict(r, id, "only an unfinished execution is cancelled")
 	case err != nil:
 		return err
 	}
@@ -50,16 +50,29 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) error {
 // result with ?wait=).
 func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	if err := submitParams(r); err != nil {
+		return err
+	}
 	err := s.engine.Retry(r.Context(), id)
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		return errorf(http.StatusNotFound, CodeNotFound, "execution %q not found", id)
 	case errors.Is(err, core.ErrConflict):
-		return errorf(http.StatusConflict, CodeConflict, "%v", err)
+		return s.statusConflict(r, id, "only a FAILED, CANCELLED or TIMED_OUT execution is retried")
 	case err != nil:
 		return err
 	}
 	return s.accepted(w, r, id)
+}
+
+// statusConflict is the 409 of a change an execution's status does not
+// allow, saying what its status is.
+func (s *Server) statusConflict(r *http.Request, id, rule string) error {
+	x, err := s.engine.Store().GetExecution(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("get execution %s: %w", id, err)
+	}
+	return errorf(http.StatusConflict, CodeConflict, "execution %q is %s: %s", id, x.Status, rule)
 }
 
 // executionStatuses are the statuses an execution can have.
@@ -105,11 +118,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) accepted(w http.ResponseWriter, r *http.Request, id string) error {
 	location := "/api/v1/executions/" + id
 	w.Header().Set("Location", location)
-	if v := r.URL.Query().Get("wait"); v != "" {
-		d, err := waitParam(v)
-		if err != nil {
-			return err
-		}
+	if d, _ := waitOf(r); d > 0 {
 		x, err := s.waiter.wait(r.Context(), id, min(d, s.maxWait))
 		if err != nil {
 			return fmt.Errorf("wait for execution %s: %w", id, err)
@@ -132,6 +141,26 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, id string) err
 		"executionId": id, "requestId": id, "status": string(status), "location": location,
 	})
 	return nil
+}
+
+// submitParams checks the query of a call that starts an execution before
+// anything starts: only ?wait= is known, and it must parse — a bad one
+// refused after the submit would make a client retry, and run it twice.
+func submitParams(r *http.Request) error {
+	if err := onlyParams(r.URL.Query(), "wait"); err != nil {
+		return err
+	}
+	_, err := waitOf(r)
+	return err
+}
+
+// waitOf reads the request's ?wait= (0 without one).
+func waitOf(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	return waitParam(v)
 }
 
 // waitParam reads ?wait=: a Go duration (30s, 1m) or milliseconds.

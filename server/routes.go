@@ -65,8 +65,10 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
 // applied, else 503 with the reason.
 func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ready(r.Context()); err != nil {
+		// Public: the reason is logged, not told (driver errors name hosts
+		// and users).
 		s.log.Warn("not ready", "err", err)
-		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "not ready: %v", err)
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "not ready: the database is unreachable or not migrated (see the server log)")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
@@ -77,7 +79,8 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) orchestrationHealth(w http.ResponseWriter, r *http.Request) error {
 	status, db := http.StatusOK, "up"
 	if err := s.ready(r.Context()); err != nil {
-		status, db = http.StatusServiceUnavailable, "down: "+err.Error()
+		s.log.Warn("not ready", "err", err)
+		status, db = http.StatusServiceUnavailable, "down"
 	}
 	overall := "healthy"
 	if status != http.StatusOK {

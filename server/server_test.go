@@ -471,6 +471,7 @@ func badInput(t *testing.T, e *env) {
 		{"execute unknown field", "POST", "/api/v1/workflows/" + id + "/execute", `{"inputs": {}}`, nil, 400, server.CodeInvalidJSON, "inputs"},
 		{"execute trailing data", "POST", "/api/v1/workflows/" + id + "/execute", `{"input": {}} {}`, nil, 400, server.CodeInvalidJSON, "after"},
 		{"bad wait", "POST", "/api/v1/workflows/" + id + "/execute?wait=soon", `{}`, nil, 400, server.CodeInvalidRequest, "wait"},
+		{"misspelt wait", "POST", "/api/v1/workflows/" + id + "/execute?wiat=30s", `{}`, nil, 400, server.CodeInvalidRequest, "wiat"},
 		{"invalid cursor", "GET", "/api/v1/workflows?cursor=garbage!", ``, nil, 400, server.CodeInvalidRequest, "cursor"},
 		{"invalid execution cursor", "GET", "/api/v1/executions?cursor=garbage!", ``, nil, 400, server.CodeInvalidRequest, "cursor"},
 		{"bad limit", "GET", "/api/v1/executions?limit=100000", ``, nil, 400, server.CodeInvalidRequest, "limit"},
@@ -498,9 +499,12 @@ func badInput(t *testing.T, e *env) {
 			}
 		})
 	}
-	// Still serving.
+	// Still serving, and no refused execute started anything.
 	if status, _, got := e.call("GET", "/api/v1/workflows/"+id, ed, nil); status != http.StatusOK {
 		t.Fatalf("after bad input: %d %v", status, got)
+	}
+	if _, _, list := e.call("GET", "/api/v1/executions?workflowId="+id, ed, nil); len(list["items"].([]any)) != 0 {
+		t.Fatalf("a refused execute started an execution: %v", list)
 	}
 }
 

@@ -169,6 +169,9 @@ type executeRequest struct {
 }
 
 func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request) error {
+	if err := submitParams(r); err != nil {
+		return err
+	}
 	var req executeRequest
 	if err := decodeOptional(r, &req); err != nil {
 		return err
@@ -212,6 +215,9 @@ type inlineRequest struct {
 }
 
 func (s *Server) executeInline(w http.ResponseWriter, r *http.Request) error {
+	if err := submitParams(r); err != nil {
+		return err
+	}
 	var req inlineRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
