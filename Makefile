@@ -6,7 +6,7 @@ BIN     := bin
 # exceeded" on a cold cache); run one longer with
 #   go test -run='^$$' -fuzz='^FuzzValidateDocument$$' -fuzztime=5m ./core/
 FUZZTIME ?= 20000x
-FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode
+FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode ./server:FuzzBlankReadOnly
 
 .PHONY: all build run run-once test lint fuzz bench clean
 

@@ -244,6 +244,14 @@ func TestWorkflowLifecycle(t *testing.T) {
 				t.Fatalf("stale update: %d %v", status, got)
 			}
 
+			// Read, change, write back whole (createdAt and all).
+			_, _, current := e.call("GET", "/api/v1/workflows/"+id, editor, nil)
+			current["description"] = "edited"
+			status, _, got = e.call("PUT", "/api/v1/workflows/"+id, editor, current)
+			if status != http.StatusOK || got["version"] != 3.0 || got["description"] != "edited" {
+				t.Fatalf("write back what GET answered: %d %v", status, got)
+			}
+
 			status, _, list := e.call("GET", "/api/v1/workflows?category=lead_distribution", editor, nil)
 			if status != http.StatusOK || len(list["items"].([]any)) != 1 {
 				t.Fatalf("list: %d %v", status, list)

@@ -21,7 +21,7 @@ func (s *Server) readDocument(r *http.Request) (*core.Workflow, error) {
 	if err != nil {
 		return nil, err
 	}
-	wf, err := s.engine.ValidateDocument(r.Context(), data)
+	wf, err := s.engine.ValidateDocument(r.Context(), blankReadOnly(data))
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,8 @@ func (s *Server) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	wf, err := s.engine.ValidateDocument(r.Context(), data)
+	// A workflow as GET answers it may come back whole (read, change, write).
+	wf, err := s.engine.ValidateDocument(r.Context(), blankReadOnly(data))
 	if err != nil {
 		return err
 	}
