@@ -109,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // serve runs the HTTP server and the claim loop until ctx ends, then shuts
 // down: no new requests or claims, running steps get sf.shutdown to finish.
 func serve(ctx context.Context, ln net.Listener, h http.Handler, eng *core.Engine, sf serveFlags, logger *slog.Logger, stderr io.Writer) int {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	worked := make(chan error, 1)
