@@ -1,0 +1,267 @@
+package lua_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/scripting/lua"
+	"github.com/weftworks/weft/sdk"
+)
+
+func run(t testing.TB, rt *lua.Runtime, src string, input any) (lua.Result, error) {
+	t.Helper()
+	sc, err := rt.Compile("test", src)
+	require.NoError(t, err)
+	return rt.Run(context.Background(), sc, lua.Call{Input: input})
+}
+
+// requireHealthy checks that the runtime still runs scripts correctly.
+func requireHealthy(t *testing.T, rt *lua.Runtime) {
+	t.Helper()
+	res, err := run(t, rt, `return {n = input.n + 1, s = string.upper("ok"), t = type(string.rep), g = rawget(_G, "leak")}`, map[string]any{"n": 1.0})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"n": 2.0, "s": "OK", "t": "function"}, res.Value)
+}
+
+func TestConvert(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	tests := []struct {
+		name string
+		src  string
+		in   any
+		want any
+	}{
+		{"round trip", `return input`, map[string]any{"a": []any{1.0, "x", true, nil, map[string]any{}}, "b": 2.5}, map[string]any{"a": []any{1.0, "x", true, nil, map[string]any{}}, "b": 2.5}},
+		{"empty array stays array", `return input`, []any{}, []any{}},
+		{"empty object stays object", `return input`, map[string]any{}, map[string]any{}},
+		{"new empty table is an object", `return {}`, nil, map[string]any{}},
+		{"json.array marks an empty array", `return json.array()`, nil, []any{}},
+		{"sequence is an array", `return {3, 2, 1}`, nil, []any{3.0, 2.0, 1.0}},
+		{"sparse table is an object", `local t = {} t[1] = "a" t[3] = "c" return t`, nil, map[string]any{"1": "a", "3": "c"}},
+		{"null in input is json.null", `return input.x == json.null`, map[string]any{"x": nil}, true},
+		{"nil result", `return nil`, nil, nil},
+		{"integers and floats", `return {i = 3, f = 0.5, big = 2^53}`, nil, map[string]any{"i": 3.0, "f": 0.5, "big": 9007199254740992.0}},
+		{"json.encode sorts keys", `return json.encode({b = 1, a = {json.null, true}})`, nil, `{"a":[null,true],"b":1}`},
+		{"json.decode", `local v = json.decode('{"a":[1,{}],"b":null}') return {v.a[1], v.b == json.null}`, nil, []any{1.0, true}},
+		{"ctx is absent for plain runs", `return ctx.nothing`, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := run(t, rt, tt.src, tt.in)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, res.Value)
+		})
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	deep := map[string]any{}
+	cur := deep
+	for range 200 {
+		next := map[string]any{}
+		cur["x"] = next
+		cur = next
+	}
+	tests := []struct {
+		name string
+		src  string
+		in   any
+		code string
+		msg  string
+	}{
+		{"function result", `return function() end`, nil, lua.CodeScriptError, "function cannot be converted"},
+		{"NaN", `return 0/0`, nil, lua.CodeScriptError, "not valid JSON"},
+		{"cycle", `local t = {} t.t = t return t`, nil, lua.CodeScriptError, "deeper than"},
+		{"deep input", `return 1`, deep, sdk.CodeInvalidInput, "deeper than"},
+		{"table key", `return {[{}] = 1}`, nil, lua.CodeScriptError, "cannot be a JSON object key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := run(t, rt, tt.src, tt.in)
+			require.Error(t, err)
+			require.Equal(t, tt.code, sdk.ErrorCode(err))
+			require.Contains(t, err.Error(), tt.msg)
+		})
+	}
+	requireHealthy(t, rt)
+}
+
+func TestScriptErrors(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	_, err := run(t, rt, "local x = 1\n\nerror('boom')", nil)
+	require.Equal(t, lua.CodeScriptError, sdk.ErrorCode(err))
+	require.Contains(t, err.Error(), "test:3: boom")
+	require.NotContains(t, err.Error(), "stack traceback")
+
+	_, err = run(t, rt, `error({code = "BAD_LEAD", message = "no email", retryable = true})`, nil)
+	e := sdk.AsError(err)
+	require.Equal(t, "BAD_LEAD", e.Code)
+	require.Equal(t, "no email", e.Message)
+	require.True(t, e.Retryable)
+
+	_, err = run(t, rt, `error(string.rep("x", 5000))`, nil)
+	require.Less(t, len(err.Error()), 1100, "long messages are truncated")
+}
+
+func TestSyntaxErrorHasPosition(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	_, err := rt.Compile("bad", "local x = 1\nreturn x +\n")
+	var ve *sdk.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Problems, 1)
+	require.Equal(t, 3, ve.Problems[0].Line, ve.Error())
+	require.Contains(t, ve.Problems[0].Message, "syntax error")
+}
+
+func TestCompileCache(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	a, err := rt.Compile("x", "return 1")
+	require.NoError(t, err)
+	b, err := rt.Compile("x", "return 1")
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+}
+
+func TestLogCaptured(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	res, err := run(t, rt, `log("hello", 1, true) log({}) return 1`, nil)
+	require.NoError(t, err)
+	require.Len(t, res.Logs, 2)
+	require.Equal(t, "hello 1 true", res.Logs[0])
+}
+
+// TestEscapes runs every escape attempt: each ends in a clear error, and the
+// runtime is healthy afterwards.
+func TestEscapes(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{Timeout: 200 * time.Millisecond})
+	tests := []struct {
+		name string
+		src  string
+		code string
+		msg  string
+	}{
+		{"os.execute", `return os.execute("id")`, lua.CodeScriptError, "os"},
+		{"io.open", `return io.open("/etc/passwd")`, lua.CodeScriptError, "io"},
+		{"require", `return require("os")`, lua.CodeScriptError, "require"},
+		{"load", `return load("return 1")`, lua.CodeScriptError, "load"},
+		{"loadstring", `return loadstring("return 1")()`, lua.CodeScriptError, "loadstring"},
+		{"dofile", `return dofile("/etc/passwd")`, lua.CodeScriptError, "dofile"},
+		{"loadfile", `return loadfile("/etc/passwd")`, lua.CodeScriptError, "loadfile"},
+		{"string.dump", `return string.dump(function() end)`, lua.CodeScriptError, "dump"},
+		{"debug.getregistry", `return debug.getregistry()`, lua.CodeScriptError, "debug"},
+		{"collectgarbage", `return collectgarbage("count")`, lua.CodeScriptError, "collectgarbage"},
+		{"package.loaded", `return package.loaded`, lua.CodeScriptError, "package"},
+		{"setfenv", `setfenv(1, {})`, lua.CodeScriptError, "setfenv"},
+		{"overwrite string.rep", `string.rep = nil`, lua.CodeScriptError, "read-only"},
+		{"rawset on a library", `rawset(string, "rep", nil)`, lua.CodeScriptError, "rawset"},
+		{"setmetatable on a library", `setmetatable(string, {__index = function() return 1 end})`, lua.CodeScriptError, "protected metatable"},
+		{"getmetatable of a library", `local mt = getmetatable(string) mt.__index.upper = nil`, lua.CodeScriptError, "index"},
+		{"string metatable", `local mt = getmetatable("") mt.__index = {}`, lua.CodeScriptError, "index"},
+		{"environment metatable", `setmetatable(_G, {})`, lua.CodeScriptError, "protected metatable"},
+		{"json.null metatable", `setmetatable(json.null, {})`, lua.CodeScriptError, "protected metatable"},
+		{"ctx is read-only", `ctx.x = 1`, lua.CodeScriptError, "read-only"},
+		{"infinite loop", `while true do end`, lua.CodeScriptTimeout, "longer than"},
+		{"infinite loop in pcall", `while true do pcall(function() while true do end end) end`, lua.CodeScriptTimeout, "longer than"},
+		{"deep recursion", `local function f(n) return 1 + f(n + 1) end return f(1)`, lua.CodeScriptError, "stack overflow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := run(t, rt, tt.src, nil)
+			require.Errorf(t, err, "got %v", res.Value)
+			require.Equal(t, tt.code, sdk.ErrorCode(err), err.Error())
+			require.Contains(t, err.Error(), tt.msg)
+			requireHealthy(t, rt)
+		})
+	}
+}
+
+func TestGlobalsDoNotLeak(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	for i := range 3 {
+		res, err := run(t, rt, `local before = leak; leak = 1; x = (x or 0) + 1; return {before == nil, x}`, nil)
+		require.NoError(t, err)
+		require.Equal(t, []any{true, 1.0}, res.Value, "run %d", i)
+	}
+}
+
+func TestTimeoutPrecision(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{Timeout: 50 * time.Millisecond})
+	start := time.Now()
+	_, err := run(t, rt, `local i = 0 while true do i = i + 1 end`, nil)
+	require.Equal(t, lua.CodeScriptTimeout, sdk.ErrorCode(err))
+	require.Less(t, time.Since(start), 150*time.Millisecond, "stopped within 100 ms after the timeout")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	sc, _ := rt.Compile("loop", `while true do end`)
+	start = time.Now()
+	_, err = rt.Run(ctx, sc, lua.Call{})
+	require.Equal(t, sdk.CodeTimeout, sdk.ErrorCode(err), "the caller's deadline came first")
+	require.Less(t, time.Since(start), 130*time.Millisecond)
+}
+
+func TestConcurrentIsolation(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	sc, err := rt.Compile("iso", `
+		shared = (shared or 0) + 1
+		local out = {}
+		for i = 1, 10 do out[i] = input.id * i end
+		return {id = input.id, sum = out[10], shared = shared, tag = string.format("n%d", input.id)}`)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := rt.Run(context.Background(), sc, lua.Call{Input: map[string]any{"id": float64(i)}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			want := map[string]any{"id": float64(i), "sum": float64(i * 10), "shared": 1.0, "tag": fmt.Sprintf("n%d", i)}
+			if fmt.Sprint(res.Value) != fmt.Sprint(want) {
+				errs <- fmt.Errorf("call %d: got %v", i, res.Value)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestLibrariesAreSafeSubsets(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	res, err := run(t, rt, `
+		local names = {}
+		for _, lib in ipairs({"os", "io", "debug", "package", "coroutine", "channel", "load", "dofile", "print"}) do
+			if pcall(function() return _G[lib] end) then names[#names + 1] = lib end
+		end
+		return json.array(names)`, nil)
+	require.NoError(t, err)
+	require.Equal(t, []any{}, res.Value)
+	res, err = run(t, rt, `return table.concat({string.lower("A"), ("b"):upper(), tostring(math.floor(2.5))}, "-")`, nil)
+	require.NoError(t, err)
+	require.Equal(t, "a-B-2", res.Value)
+	_ = strings.ToUpper
+}

@@ -1,0 +1,108 @@
+package lua
+
+import (
+	"context"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/sdk"
+)
+
+// TypeLua is the step type of inline Lua scripts.
+const TypeLua = "LUA"
+
+// Step is the LUA step. Config:
+//
+//	{"source": "return {total = input.a + input.b}", "input": "{{steps.x.output}}"}
+//
+// source is compiled when the workflow is saved (a syntax error is reported
+// with its line and column); input (default {{input}}) is rendered per run
+// and is the script's global input. The script also sees a read-only ctx:
+// ctx.variables, ctx.steps (earlier steps' output, status and error),
+// ctx.execution, ctx.executionId, ctx.workflowId, ctx.stepId and
+// ctx.attempt. Its return value is the step's output; lines passed to
+// log(...) are written to the engine log and, when the step fails, kept in
+// the error's details.logs.
+type Step struct {
+	rt     *Runtime
+	script *Script
+	input  *core.ValueTemplate
+}
+
+var _ core.EngineStep = (*Step)(nil)
+
+// Info implements sdk.Component.
+func (st *Step) Info() sdk.Info {
+	return sdk.Info{Kind: sdk.KindStep, Name: TypeLua,
+		Summary: "Runs an inline Lua script in a sandbox; its return value is the output.",
+		New:     func() sdk.Component { return &Step{rt: st.rt} }}
+}
+
+type stepConfig struct {
+	Source string `json:"source"`
+	Input  any    `json:"input"`
+}
+
+// Compile implements core.EngineStep.
+func (st *Step) Compile(sc *core.StepCompiler) error {
+	var cfg stepConfig
+	if !sc.Decode(&cfg) {
+		return nil
+	}
+	if cfg.Source == "" {
+		sc.Problem("source", "is required: the Lua script")
+	} else {
+		script, err := st.rt.Compile("step."+sc.Step().ID, cfg.Source)
+		if err != nil {
+			sc.Problems("source", err)
+		}
+		st.script = script
+	}
+	in := cfg.Input
+	if in == nil {
+		in = "{{input}}"
+	}
+	st.input = sc.Template(in, "input")
+	return nil
+}
+
+// Execute implements core.EngineStep.
+func (st *Step) Execute(ctx context.Context, r *core.StepRun) (any, error) {
+	in, err := r.Render(ctx, st.input)
+	if err != nil {
+		return nil, err
+	}
+	info := r.Info()
+	scope := r.Scope()
+	resolve := func(root string) func() any {
+		return func() any { v, _ := scope.Resolve(root); return v }
+	}
+	res, err := st.rt.Run(ctx, st.script, Call{Input: in, Ctx: map[string]any{
+		"variables":   resolve(core.RootVariables),
+		"steps":       resolve(core.RootSteps),
+		"execution":   resolve(core.RootExecution),
+		"executionId": info.ExecutionID,
+		"workflowId":  info.WorkflowID,
+		"stepId":      info.StepID,
+		"attempt":     info.Attempt,
+	}})
+	if len(res.Logs) > 0 {
+		log := r.Logger()
+		for _, line := range res.Logs {
+			log.Info("lua: " + line)
+		}
+	}
+	if err != nil {
+		e := sdk.AsError(err)
+		if len(res.Logs) > 0 && e.Details == nil {
+			cp := *e
+			logs := make([]any, len(res.Logs))
+			for i, l := range res.Logs {
+				logs[i] = l
+			}
+			cp.Details = map[string]any{"logs": logs}
+			return nil, &cp
+		}
+		return nil, err
+	}
+	return res.Value, nil
+}
