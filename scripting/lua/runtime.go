@@ -128,6 +128,7 @@ func (rt *Runtime) Compile(name, source string) (*Script, error) {
 	if err != nil {
 		return nil, syntaxError(err, source)
 	}
+	rewriteConcat(chunk)
 	proto, err := glua.Compile(chunk, name)
 	if err != nil {
 		return nil, syntaxError(err, source)

@@ -199,11 +199,14 @@ func TestGlobalsDoNotLeak(t *testing.T) {
 	}
 }
 
+// TestTimeoutPrecision is not parallel: it measures wall time.
 func TestTimeoutPrecision(t *testing.T) {
-	t.Parallel()
 	rt := lua.New(lua.Options{Timeout: 50 * time.Millisecond})
+	loop, err := rt.Compile("loop", `local i = 0 while true do i = i + 1 end`)
+	require.NoError(t, err)
+	requireHealthy(t, rt) // a warm state
 	start := time.Now()
-	_, err := run(t, rt, `local i = 0 while true do i = i + 1 end`, nil)
+	_, err = rt.Run(context.Background(), loop, lua.Call{})
 	require.Equal(t, lua.CodeScriptTimeout, sdk.ErrorCode(err))
 	require.Less(t, time.Since(start), 150*time.Millisecond, "stopped within 100 ms after the timeout")
 
@@ -264,4 +267,28 @@ func TestLibrariesAreSafeSubsets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "a-B-2", res.Value)
 	_ = strings.ToUpper
+}
+
+func TestConcatOperator(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	tests := []struct {
+		name string
+		src  string
+		want any
+	}{
+		{"strings and numbers", `return "a" .. 1 .. 2.5 .. "b"`, "a12.5b"},
+		{"chain in a call", `return string.len("ab" .. "cd" .. "ef")`, 6.0},
+		{"metamethod", `local t = setmetatable({}, {__concat = function(a, b) return "T" end}) return t .. "x"`, "T"},
+		{"in a multiple return", `local function f() return "a" .. "b", 2 end local x, y = f() return {x, y}`, []any{"ab", 2.0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := run(t, rt, tt.src, nil)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, res.Value)
+		})
+	}
+	_, err := run(t, rt, "local x = 1\nreturn x .. {}", nil)
+	require.ErrorContains(t, err, "test:2: attempt to concatenate a table value")
 }

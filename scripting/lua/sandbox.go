@@ -17,7 +17,7 @@ var safeBase = []string{
 	"tostring", "type", "unpack", "xpcall",
 }
 
-var safeString = []string{"byte", "char", "find", "format", "gmatch", "len", "match", "sub"}
+var safeString = []string{"byte", "char", "find", "len", "match", "sub"}
 
 var safeTable = []string{"getn", "insert", "maxn", "remove", "sort"}
 
@@ -68,16 +68,12 @@ func newState(rt *Runtime) *state {
 	s.arrayMT = s.locked(L.NewTable())
 
 	s.globals.Metatable = s.denying(safeDenied)
-	str := s.copyLib(G.RawGetString("string").(*glua.LTable), safeString)
-	str.RawSetString("rep", L.NewFunction(s.strRep))
-	str.RawSetString("gsub", L.NewFunction(s.sized(G.RawGetString("string").(*glua.LTable).RawGetString("gsub"))))
-	str.RawSetString("format", L.NewFunction(s.sized(G.RawGetString("string").(*glua.LTable).RawGetString("format"))))
-	for _, name := range []string{"upper", "lower", "reverse"} {
-		str.RawSetString(name, L.NewFunction(s.sized(G.RawGetString("string").(*glua.LTable).RawGetString(name))))
-	}
+	realStr := G.RawGetString("string").(*glua.LTable)
+	str := s.copyLib(realStr, safeString)
+	s.installStringLimits(str, realStr)
 	str.Metatable = s.denying([]string{"dump"})
 	tbl := s.copyLib(G.RawGetString("table").(*glua.LTable), safeTable)
-	tbl.RawSetString("concat", L.NewFunction(s.sized(G.RawGetString("table").(*glua.LTable).RawGetString("concat"))))
+	tbl.RawSetString("concat", L.NewFunction(s.tableConcat(G.RawGetString("table").(*glua.LTable).RawGetString("concat"))))
 	mth := s.copyLib(G.RawGetString("math").(*glua.LTable), safeMath)
 	js := L.NewTable()
 	js.RawSetString("encode", L.NewFunction(s.jsonEncode))
@@ -90,6 +86,7 @@ func newState(rt *Runtime) *state {
 	s.globals.RawSetString("math", s.readOnly(mth, "math"))
 	s.globals.RawSetString("json", s.readOnly(js, "json"))
 	s.globals.RawSetString("log", L.NewFunction(s.log))
+	s.globals.RawSetString(concatName, L.NewFunction(s.concat))
 	// Methods on strings ("x"):upper() go through the same checked library,
 	// and the string metatable cannot be fetched or changed.
 	smt := L.NewTable()
@@ -165,62 +162,6 @@ func (s *state) newEnv() *glua.LTable {
 	return env
 }
 
-// charge counts n bytes produced by a builtin against the call's cap.
-func (s *state) charge(L *glua.LState, n int64) {
-	c := s.call
-	c.bytes += n
-	if n > c.limit || c.bytes > c.limit {
-		s.overLimit(L)
-	}
-}
-
-// overLimit ends the call for exceeding its memory cap. The verdict is
-// sticky and the call's context is cancelled, so a pcall that catches the
-// error only buys the script its next instruction.
-func (s *state) overLimit(L *glua.LState) {
-	s.call.kill(killMemory)
-	L.RaiseError("script exceeded its memory limit of %d bytes", s.call.limit)
-}
-
-// strRep is string.rep with the result size checked before it is built.
-func (s *state) strRep(L *glua.LState) int {
-	str := L.CheckString(1)
-	n := L.CheckInt(2)
-	if n <= 0 || len(str) == 0 {
-		L.Push(glua.LString(""))
-		return 1
-	}
-	s.charge(L, int64(len(str))*int64(n))
-	L.Push(glua.LString(strings.Repeat(str, n)))
-	return 1
-}
-
-// sized wraps a string-producing builtin: the arguments' sizes bound what it
-// may produce before it runs (gsub may multiply, so its bound is checked
-// after too), and every string it returns is charged.
-func (s *state) sized(fn glua.LValue) glua.LGFunction {
-	f := fn.(*glua.LFunction).GFunction
-	return func(L *glua.LState) int {
-		top := L.GetTop()
-		var in int64
-		for i := 1; i <= top; i++ {
-			if str, ok := L.Get(i).(glua.LString); ok {
-				in += int64(len(str))
-			}
-		}
-		if in > s.call.limit {
-			s.overLimit(L)
-		}
-		n := f(L)
-		for i := L.GetTop() - n + 1; i <= L.GetTop(); i++ {
-			if str, ok := L.Get(i).(glua.LString); ok {
-				s.charge(L, int64(len(str)))
-			}
-		}
-		return n
-	}
-}
-
 func (s *state) log(L *glua.LState) int {
 	parts := make([]string, L.GetTop())
 	for i := range parts {
@@ -244,6 +185,7 @@ func (s *state) jsonEncode(L *glua.LState) int {
 	if err != nil {
 		L.RaiseError("json.encode: %v", err)
 	}
+	s.precheck(L, 2*jsonSize(v)) // the encoder's buffer and the result
 	b, err := json.Marshal(v)
 	if err != nil {
 		L.RaiseError("json.encode: %v", err)
@@ -280,4 +222,36 @@ func (s *state) jsonArray(L *glua.LState) int {
 	t.Metatable = s.arrayMT
 	L.Push(t)
 	return 1
+}
+
+// jsonSize bounds the length of v's JSON encoding.
+func jsonSize(v any) int64 {
+	switch x := v.(type) {
+	case string:
+		n := int64(2)
+		for i := 0; i < len(x); i++ {
+			switch c := x[i]; {
+			case c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
+				n += 6
+			case c >= 0x80:
+				n += 3
+			default:
+				n++
+			}
+		}
+		return n
+	case []any:
+		n := int64(2)
+		for _, e := range x {
+			n += jsonSize(e) + 1
+		}
+		return n
+	case map[string]any:
+		n := int64(2)
+		for k, e := range x {
+			n += jsonSize(k) + jsonSize(e) + 2
+		}
+		return n
+	}
+	return 24
 }

@@ -12,11 +12,14 @@ const watchInterval = 2 * time.Millisecond
 
 // watchdog bounds what scripts allocate through the Lua VM itself (string
 // concatenation, table growth), which no builtin sees. gopher-lua has no
-// allocator hook, so while any call runs it samples the process heap; when
-// the heap has grown past every running call's allowance (MemoryLimit each)
-// since the oldest call started, it forces a collection, and if the growth is
-// still there it cancels the oldest call, which fails with SCRIPT_MEMORY.
-// The cancelled call stops at its next VM instruction.
+// allocator hook, so while any call runs the watchdog samples the process
+// heap every watchInterval. Each call keeps the lowest heap seen while it
+// runs as its baseline. When the heap is more than the allowance of all
+// running calls (MemoryLimit each) above the oldest such baseline, the
+// watchdog starts a collection (the growth may be garbage) and cancels the
+// call if the growth survives it, or at once when the heap is twice the
+// allowance past the baseline. A cancelled call stops at its next VM
+// instruction and fails with SCRIPT_MEMORY.
 type watchdog struct {
 	mu      sync.Mutex
 	active  map[*call]*watched
@@ -59,18 +62,34 @@ func (w *watchdog) watch(c *call) (stop func()) {
 func (w *watchdog) loop() {
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
+	var gcDone chan struct{} // a collection confirming an overrun is under way
 	for range t.C {
-		h := heapBytes()
-		victim, ok := w.check(h)
+		victim, far, ok := w.check(heapBytes())
 		if !ok {
 			return
 		}
 		if victim == nil {
+			gcDone = nil
 			continue
 		}
-		runtime.GC() // the growth may be garbage
-		if victim, _ = w.check(heapBytes()); victim == nil {
-			continue
+		if !far {
+			// Past the allowance but not twice past it: the growth may be
+			// garbage. Collect (without blocking the sampling), then look
+			// again; twice past it, do not wait.
+			if gcDone == nil {
+				gcDone = make(chan struct{})
+				go func(done chan struct{}) { runtime.GC(); close(done) }(gcDone)
+				continue
+			}
+			select {
+			case <-gcDone:
+			default:
+				continue
+			}
+			gcDone = nil
+			if victim, _, _ = w.check(heapBytes()); victim == nil {
+				continue
+			}
 		}
 		victim.kill(killMemory)
 		// Wait for the killed call to unwind, then free what it held so that
@@ -79,20 +98,21 @@ func (w *watchdog) loop() {
 			time.Sleep(watchInterval)
 		}
 		runtime.GC()
+		gcDone = nil
 	}
 }
 
 // check updates the calls' baselines with heap h and returns the oldest call
-// whose baseline h exceeds by more than the allowance of all running calls.
-// It reports false (and stops the loop) when no call is running.
-func (w *watchdog) check(h uint64) (*call, bool) {
+// whose baseline h exceeds by more than the allowance of all running calls,
+// and whether it does so by more than twice the allowance. It reports false
+// (and stops the loop) when no call is running.
+func (w *watchdog) check(h uint64) (victim *call, far, running bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.active) == 0 {
 		w.running = false
-		return nil, false
+		return nil, false, false
 	}
-	var victim *call
 	var oldest time.Time
 	var allowance uint64
 	for c := range w.active {
@@ -104,9 +124,10 @@ func (w *watchdog) check(h uint64) (*call, bool) {
 		}
 		if h-wc.base > allowance && (victim == nil || wc.start.Before(oldest)) {
 			victim, oldest = c, wc.start
+			far = h-wc.base > 2*allowance
 		}
 	}
-	return victim, true
+	return victim, far, true
 }
 
 func (w *watchdog) isActive(c *call) bool {

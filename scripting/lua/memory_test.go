@@ -1,0 +1,126 @@
+package lua_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/scripting/lua"
+	"github.com/weftworks/weft/sdk"
+)
+
+// heapPeak samples the process heap (runtime.ReadMemStats) until stop is
+// called and returns the highest HeapAlloc seen above the starting one.
+func heapPeak() (stop func() uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > base && ms.HeapAlloc-base > peak.Load() {
+				peak.Store(ms.HeapAlloc - base)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak.Load()
+	}
+}
+
+// TestMemoryBombs runs string, concatenation and table bombs against a
+// 64 MiB cap: each ends with SCRIPT_MEMORY, the process heap stays bounded
+// and the runtime is healthy afterwards. Not parallel: it measures the heap.
+func TestMemoryBombs(t *testing.T) {
+	const limit = 64 << 20
+	rt := lua.New(lua.Options{MemoryLimit: limit, Timeout: 10 * time.Second})
+	tests := []struct {
+		name string
+		src  string
+	}{
+		{"string.rep 256 MB", `return string.rep("x", 256 * 1024 * 1024)`},
+		{"string.rep in pcall, then loop", `pcall(string.rep, "x", 1e9) while true do end`},
+		{"repeated string.rep", `local t = {} for i = 1, 1e6 do t[i] = string.rep("x", 1e6) end`},
+		{"table.concat of big strings", `local t = {} for i = 1, 50 do t[i] = string.rep("y", 1e6) end return table.concat(t, ",")`},
+		{"concat doubling", `local s = "x" while true do s = s .. s end`},
+		{"concat many operands", `local s = string.rep("z", 1e6) while true do s = s .. s .. s .. s .. s .. s .. s .. s end`},
+		{"table growth", `local t = {} local i = 0 while true do i = i + 1 t[i] = i end`},
+		{"nested tables", `local t = {} while true do t = {t, t, {}} end`},
+		{"table of concat strings", `local t = {} local s = string.rep("k", 1000) local i = 0 while true do i = i + 1 t[i] = s .. i end`},
+		{"gsub expansion", `local s = string.rep("a", 1e5) return s:gsub("a", s)`},
+		{"gsub with a table", `local s = string.rep("a", 1e5) return s:gsub("a", {a = s})`},
+		{"format widths", `local f = string.rep("%999999d", 100) return string.format(f, unpack((function() local t = {} for i = 1, 100 do t[i] = i end return t end)()))`},
+		{"gmatch on a huge string", `local s = string.rep("a", 6e7) for _ in s:gmatch("") do end`},
+		{"json.encode growth", `local t = {string.rep("q", 3e7)} return json.encode({t, t, t})`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stop := heapPeak()
+			start := time.Now()
+			_, err := run(t, rt, tt.src, nil)
+			elapsed := time.Since(start)
+			peak := stop()
+			require.Error(t, err)
+			require.Equal(t, lua.CodeScriptMemory, sdk.ErrorCode(err), err.Error())
+			t.Logf("stopped after %v; heap peak +%d MiB", elapsed.Round(time.Millisecond), peak>>20)
+			require.Less(t, peak, uint64(4*limit), "the process heap stays bounded")
+			requireHealthy(t, rt)
+		})
+	}
+}
+
+// TestMemoryBombBesideOthers: a bomb is stopped while ordinary calls keep
+// succeeding next to it.
+func TestMemoryBombBesideOthers(t *testing.T) {
+	rt := lua.New(lua.Options{MemoryLimit: 32 << 20})
+	bomb, err := rt.Compile("bomb", `local s = "x" while true do s = s .. s end`)
+	require.NoError(t, err)
+	ok, err := rt.Compile("ok", `local t = {} for i = 1, 100 do t[i] = i end return #t`)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var fails atomic.Int32
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := rt.Run(context.Background(), ok, lua.Call{})
+				if err != nil || res.Value != 100.0 {
+					fails.Add(1)
+				}
+			}
+		}()
+	}
+	_, err = rt.Run(context.Background(), bomb, lua.Call{})
+	close(stop)
+	wg.Wait()
+	require.Equal(t, lua.CodeScriptMemory, sdk.ErrorCode(err))
+	require.Zero(t, fails.Load(), "ordinary calls beside the bomb succeed")
+}
