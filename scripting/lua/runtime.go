@@ -148,6 +148,12 @@ func syntaxError(err error, source string) error {
 			p.Message = "Lua syntax error: unexpected end of source"
 		}
 		p.Message = "Lua syntax error: " + perr.Message
+		if perr.Message == "syntax error" {
+			p.Message = "Lua syntax error"
+			if perr.Token == "" {
+				p.Message += ": unexpected end of source"
+			}
+		}
 		if perr.Token != "" && perr.Pos.Line >= 1 {
 			p.Message += " near " + strconv.Quote(perr.Token)
 		}
