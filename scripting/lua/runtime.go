@@ -204,7 +204,8 @@ type call struct {
 	limit  int64
 	reason atomic.Int32
 	cancel context.CancelFunc
-	ctx    map[string]any
+	ctx      map[string]any
+	ctxCache *glua.LTable
 }
 
 func (c *call) kill(r killReason) {
@@ -283,7 +284,7 @@ func (s *state) run(sc *Script, in Call) (Result, error) {
 		return Result{}, sdk.Errorf(sdk.CodeInvalidInput, "%s: input: %v", sc.name, err)
 	}
 	env.RawSetString("input", input)
-	env.RawSetString("ctx", s.ctxTable(in.Ctx))
+	env.RawSetString("ctx", s.ctxTable())
 
 	L.Push(fn)
 	if err := L.PCall(0, glua.MultRet, nil); err != nil {
@@ -304,39 +305,42 @@ func (s *state) run(sc *Script, in Call) (Result, error) {
 	return res, nil
 }
 
-// ctxTable builds the read-only ctx: fields are converted on first access.
-func (s *state) ctxTable(fields map[string]any) *glua.LTable {
-	cache := s.L.CreateTable(0, len(fields))
-	mt := s.L.CreateTable(0, 3)
-	mt.RawSetString("__index", s.L.NewFunction(func(L *glua.LState) int {
-		key := L.CheckString(2)
-		if v := cache.RawGetString(key); v != glua.LNil {
+// ctxTable returns the call's read-only ctx: an empty table whose reads
+// go through the state's ctx metatable (fields are converted on first
+// access and kept for the call) and whose writes fail.
+func (s *state) ctxTable() *glua.LTable {
+	t := s.L.CreateTable(0, 0)
+	t.Metatable = s.ctxMT
+	return t
+}
+
+func (s *state) ctxIndex(L *glua.LState) int {
+	key := L.CheckString(2)
+	c := s.call
+	if c.ctxCache != nil {
+		if v := c.ctxCache.RawGetString(key); v != glua.LNil {
 			L.Push(v)
 			return 1
 		}
-		f, ok := fields[key]
-		if !ok {
-			L.Push(glua.LNil)
-			return 1
-		}
-		if fn, ok := f.(func() any); ok {
-			f = fn()
-		}
-		lv, err := s.toLua(f, 0)
-		if err != nil {
-			L.RaiseError("ctx.%s: %v", key, err)
-		}
-		cache.RawSetString(key, lv)
-		L.Push(lv)
+	}
+	f, ok := c.ctx[key]
+	if !ok {
+		L.Push(glua.LNil)
 		return 1
-	}))
-	mt.RawSetString("__newindex", s.L.NewFunction(func(L *glua.LState) int {
-		L.RaiseError("ctx is read-only")
-		return 0
-	}))
-	t := s.L.NewTable()
-	t.Metatable = s.locked(mt)
-	return t
+	}
+	if fn, ok := f.(func() any); ok {
+		f = fn()
+	}
+	lv, err := s.toLua(f, 0)
+	if err != nil {
+		L.RaiseError("ctx.%s: %v", key, err)
+	}
+	if c.ctxCache == nil {
+		c.ctxCache = L.NewTable()
+	}
+	c.ctxCache.RawSetString(key, lv)
+	L.Push(lv)
+	return 1
 }
 
 var codePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)

@@ -34,6 +34,8 @@ type state struct {
 	globals *glua.LTable // backing table of every call's environment; never reachable by scripts
 	null    *glua.LUserData
 	arrayMT *glua.LTable
+	envMT   *glua.LTable // shared by every call's environment; locked
+	ctxMT   *glua.LTable // shared by every call's ctx; locked
 	protos  map[*glua.FunctionProto]*glua.LFunction
 
 	// Per call.
@@ -68,6 +70,16 @@ func newState(rt *Runtime) *state {
 	s.arrayMT = s.locked(L.NewTable())
 
 	s.globals.Metatable = s.denying(safeDenied)
+	s.envMT = L.NewTable()
+	s.envMT.RawSetString("__index", s.globals)
+	s.locked(s.envMT)
+	s.ctxMT = L.NewTable()
+	s.ctxMT.RawSetString("__index", L.NewFunction(s.ctxIndex))
+	s.ctxMT.RawSetString("__newindex", L.NewFunction(func(L *glua.LState) int {
+		L.RaiseError("ctx is read-only")
+		return 0
+	}))
+	s.locked(s.ctxMT)
 	realStr := G.RawGetString("string").(*glua.LTable)
 	str := s.copyLib(realStr, safeString)
 	s.installStringLimits(str, realStr)
@@ -155,9 +167,7 @@ func (s *state) readOnly(t *glua.LTable, name string) *glua.LTable {
 // fall through to the shared, unreachable globals.
 func (s *state) newEnv() *glua.LTable {
 	env := s.L.CreateTable(0, 4)
-	mt := s.L.CreateTable(0, 2)
-	mt.RawSetString("__index", s.globals)
-	env.Metatable = s.locked(mt)
+	env.Metatable = s.envMT
 	env.RawSetString("_G", env)
 	return env
 }
