@@ -199,11 +199,11 @@ const (
 
 // call is the state of one script call.
 type call struct {
-	logs   []string
-	bytes  int64 // bytes produced by size-checked builtins
-	limit  int64
-	reason atomic.Int32
-	cancel context.CancelFunc
+	logs     []string
+	bytes    int64 // bytes produced by size-checked builtins
+	limit    int64
+	reason   atomic.Int32
+	cancel   context.CancelFunc
 	ctx      map[string]any
 	ctxCache *glua.LTable
 }
