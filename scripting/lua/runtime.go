@@ -31,7 +31,7 @@ const (
 	DefaultTimeout         = 5 * time.Second
 	DefaultMemoryLimit     = 64 << 20
 	DefaultCallStackSize   = 200
-	DefaultRegistryMaxSize = 256 * 1024
+	DefaultRegistryMaxSize = 64 * 1024
 	DefaultMaxDepth        = 100
 	DefaultMaxLogLines     = 100
 	DefaultMaxSourceBytes  = 1 << 20
@@ -180,7 +180,13 @@ type Call struct {
 	Ctx map[string]any
 }
 
-// Result is what a call produced.
+// Result is what a call produced. Values returned by the script become
+// JSON-shaped Go values: nil and json.null → nil; booleans, strings; numbers
+// → float64 (NaN and infinities are errors); a table marked as an array, or
+// whose keys are exactly 1..n with n ≥ 1 → []any; any other table →
+// map[string]any, number keys written in decimal (an empty unmarked table is
+// {}); functions, userdata and tables nested deeper than MaxDepth (cycles
+// included) are errors.
 type Result struct {
 	// Value is what the script returned, JSON-shaped (nil when it returned nothing).
 	Value any

@@ -176,6 +176,9 @@ func TestEscapes(t *testing.T) {
 		{"ctx is read-only", `ctx.x = 1`, lua.CodeScriptError, "read-only"},
 		{"infinite loop", `while true do end`, lua.CodeScriptTimeout, "longer than"},
 		{"infinite loop in pcall", `while true do pcall(function() while true do end end) end`, lua.CodeScriptTimeout, "longer than"},
+		{"stack flood with string.byte", `return string.byte(string.rep("x", 1e6), 1, -1)`, lua.CodeScriptError, "registry overflow"},
+		{"stack flood with unpack", `local t = {} for i = 1, 1e5 do t[i] = i end return unpack(t)`, lua.CodeScriptError, "registry overflow"},
+		{"recursive __index", `local t = setmetatable({}, {__index = function(t, k) return t[k + 1] end}) return t[1]`, lua.CodeScriptError, "callstack overflow"},
 		{"deep recursion", `local function f(n) return 1 + f(n + 1) end return f(1)`, lua.CodeScriptError, "stack overflow"},
 	}
 	for _, tt := range tests {

@@ -48,7 +48,7 @@ func newState(rt *Runtime) *state {
 		CallStackSize:       rt.opts.CallStackSize,
 		RegistrySize:        1024,
 		RegistryMaxSize:     rt.opts.RegistryMaxSize,
-		RegistryGrowStep:    256,
+		RegistryGrowStep:    4096,
 		MinimizeStackMemory: true,
 	})
 	for _, lib := range []struct {
