@@ -54,7 +54,7 @@ func heapPeak() (stop func() uint64) {
 // and the runtime is healthy afterwards. Not parallel: it measures the heap.
 func TestMemoryBombs(t *testing.T) {
 	const limit = 64 << 20
-	rt := lua.New(lua.Options{MemoryLimit: limit, Timeout: 10 * time.Second})
+	rt := lua.New(lua.Options{MemoryLimit: limit, Timeout: 30 * time.Second}) // slow under -race
 	tests := []struct {
 		name string
 		src  string
