@@ -88,6 +88,7 @@ type Runtime struct {
 	opts   Options
 	pool   sync.Pool
 	protos sync.Map // [32]byte → *glua.FunctionProto
+	cached atomic.Int64
 	wd     *watchdog
 }
 
@@ -111,6 +112,10 @@ type Script struct {
 // Name is the chunk name used in error messages.
 func (s *Script) Name() string { return s.name }
 
+// maxCachedScripts bounds the compile cache; sources past it are compiled
+// each time they are registered or saved (never per call).
+const maxCachedScripts = 10000
+
 var posPattern = regexp.MustCompile(`line:(\d+)\(column:(\d+)\)`)
 
 // Compile compiles source once; a second call with the same source reuses
@@ -133,7 +138,9 @@ func (rt *Runtime) Compile(name, source string) (*Script, error) {
 	if err != nil {
 		return nil, syntaxError(err, source)
 	}
-	rt.protos.Store(key, proto)
+	if rt.cached.Add(1) <= maxCachedScripts {
+		rt.protos.Store(key, proto)
+	}
 	return &Script{name: name, proto: proto}, nil
 }
 
@@ -285,7 +292,11 @@ func (s *state) run(sc *Script, in Call) (Result, error) {
 	}
 	env := s.newEnv()
 	fn.Env = env
-	input, err := s.toLua(in.Input, 0)
+	var input glua.LValue = glua.LNil // a top-level null is nil; nested ones are json.null
+	var err error
+	if in.Input != nil {
+		input, err = s.toLua(in.Input, 0)
+	}
 	if err != nil {
 		return Result{}, sdk.Errorf(sdk.CodeInvalidInput, "%s: input: %v", sc.name, err)
 	}
@@ -336,6 +347,10 @@ func (s *state) ctxIndex(L *glua.LState) int {
 	}
 	if fn, ok := f.(func() any); ok {
 		f = fn()
+	}
+	if f == nil {
+		L.Push(glua.LNil)
+		return 1
 	}
 	lv, err := s.toLua(f, 0)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/scripting/lua"
 	"github.com/weftworks/weft/sdk"
 )
@@ -46,6 +47,8 @@ func TestConvert(t *testing.T) {
 		{"sequence is an array", `return {3, 2, 1}`, nil, []any{3.0, 2.0, 1.0}},
 		{"sparse table is an object", `local t = {} t[1] = "a" t[3] = "c" return t`, nil, map[string]any{"1": "a", "3": "c"}},
 		{"null in input is json.null", `return input.x == json.null`, map[string]any{"x": nil}, true},
+		{"top-level null input is nil", `return input == nil`, nil, true},
+		{"absent ctx.config is nil", `return (ctx.config or {}).x == nil`, nil, true},
 		{"nil result", `return nil`, nil, nil},
 		{"integers and floats", `return {i = 3, f = 0.5, big = 2^53}`, nil, map[string]any{"i": 3.0, "f": 0.5, "big": 9007199254740992.0}},
 		{"json.encode sorts keys", `return json.encode({b = 1, a = {json.null, true}})`, nil, `{"a":[null,true],"b":1}`},
@@ -221,29 +224,34 @@ func TestTimeoutPrecision(t *testing.T) {
 	require.Less(t, time.Since(start), 130*time.Millisecond)
 }
 
+// TestConcurrentIsolation makes 1,000 concurrent calls of a registered Lua
+// transform through the registry: each sees only its own input and globals.
 func TestConcurrentIsolation(t *testing.T) {
 	t.Parallel()
+	reg := core.NewEmptyRegistry()
 	rt := lua.New(lua.Options{})
-	sc, err := rt.Compile("iso", `
+	err := rt.RegisterTransform(reg, "iso", `
 		shared = (shared or 0) + 1
 		local out = {}
 		for i = 1, 10 do out[i] = input.id * i end
 		return {id = input.id, sum = out[10], shared = shared, tag = string.format("n%d", input.id)}`)
 	require.NoError(t, err)
+	entry, ok := reg.Lookup(sdk.KindTransform, "iso")
+	require.True(t, ok)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for i := range 1000 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := rt.Run(context.Background(), sc, lua.Call{Input: map[string]any{"id": float64(i)}})
+			out, err := entry.New().(sdk.Transform).Transform(context.Background(), map[string]any{"id": float64(i)})
 			if err != nil {
 				errs <- err
 				return
 			}
 			want := map[string]any{"id": float64(i), "sum": float64(i * 10), "shared": 1.0, "tag": fmt.Sprintf("n%d", i)}
-			if fmt.Sprint(res.Value) != fmt.Sprint(want) {
-				errs <- fmt.Errorf("call %d: got %v", i, res.Value)
+			if fmt.Sprint(out) != fmt.Sprint(want) {
+				errs <- fmt.Errorf("call %d: got %v", i, out)
 			}
 		}()
 	}
