@@ -94,9 +94,7 @@ type Runtime struct {
 
 // New returns a runtime with the given options.
 func New(opts Options) *Runtime {
-	rt := &Runtime{opts: opts.withDefaults()}
-	rt.wd = newWatchdog()
-	return rt
+	return &Runtime{opts: opts.withDefaults(), wd: processWatchdog}
 }
 
 // Options returns the runtime's options with defaults applied.
@@ -261,21 +259,22 @@ func (rt *Runtime) Run(ctx context.Context, sc *Script, in Call) (Result, error)
 	res, err := s.run(sc, in)
 	stop()
 
-	if err != nil || runCtx.Err() != nil {
-		// A state stopped mid-instruction may hold half-done work: drop it.
-		reusable = err == nil || c.reason.Load() == int32(killNone) && runCtx.Err() == nil
-		switch {
-		case c.reason.Load() == int32(killMemory):
-			return Result{Logs: c.logs}, sdk.Errorf(CodeScriptMemory, "%s: script exceeded its memory limit of %d bytes", sc.name, rt.opts.MemoryLimit)
-		case ctx.Err() != nil:
-			return Result{Logs: c.logs}, sdk.AsError(ctx.Err())
-		case runCtx.Err() != nil:
-			return Result{Logs: c.logs}, sdk.Errorf(CodeScriptTimeout, "%s: script ran longer than %s", sc.name, rt.opts.Timeout)
-		}
-		return Result{Logs: c.logs}, err
+	killed := c.reason.Load() == int32(killMemory) // sticky, even if the script then finished
+	if err == nil && !killed {
+		res.Logs = c.logs
+		return res, nil
 	}
-	res.Logs = c.logs
-	return res, nil
+	// A state stopped mid-instruction may hold half-done work: drop it.
+	reusable = !killed && runCtx.Err() == nil
+	switch {
+	case killed:
+		return Result{Logs: c.logs}, sdk.Errorf(CodeScriptMemory, "%s: script exceeded its memory limit of %d bytes", sc.name, rt.opts.MemoryLimit)
+	case ctx.Err() != nil:
+		return Result{Logs: c.logs}, sdk.AsError(ctx.Err())
+	case runCtx.Err() != nil:
+		return Result{Logs: c.logs}, sdk.Errorf(CodeScriptTimeout, "%s: script ran longer than %s", sc.name, rt.opts.Timeout)
+	}
+	return Result{Logs: c.logs}, err
 }
 
 // maxErrorMessage caps error messages that reach users.

@@ -31,7 +31,8 @@ type watched struct {
 	base  uint64 // lowest heap seen while the call ran
 }
 
-func newWatchdog() *watchdog { return &watchdog{active: map[*call]*watched{}} }
+// processWatchdog watches the calls of every Runtime: they share one heap.
+var processWatchdog = &watchdog{active: map[*call]*watched{}}
 
 var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 var heapMu sync.Mutex
