@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/scripting/lua"
 	"github.com/weftworks/weft/sdk"
@@ -32,7 +31,6 @@ func Example() {
 
 	_, err = tr.Transform(context.Background(), map[string]any{"email": "x"})
 	fmt.Println(sdk.ErrorCode(err))
-	_ = core.OriginLua
 	// Output:
 	// map[email:ada@example.com tier:gold] <nil>
 	// SCRIPT_ERROR

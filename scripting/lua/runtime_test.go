@@ -3,7 +3,6 @@ package lua_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,7 +275,6 @@ func TestLibrariesAreSafeSubsets(t *testing.T) {
 	res, err = run(t, rt, `return table.concat({string.lower("A"), ("b"):upper(), tostring(math.floor(2.5))}, "-")`, nil)
 	require.NoError(t, err)
 	require.Equal(t, "a-B-2", res.Value)
-	_ = strings.ToUpper
 }
 
 func TestConcatOperator(t *testing.T) {
