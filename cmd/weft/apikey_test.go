@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,4 +44,25 @@ func TestAPIKeyCommands(t *testing.T) {
 	code, _, errOut = weft(t, "", "apikey", "revoke", "no-such-key", "--db", dsn)
 	require.Equal(t, exitFailed, code)
 	require.Contains(t, errOut, "not found")
+}
+
+// The CLI (and the server, which shares its registry) offers the LUA step
+// type; a Lua syntax error is a validation problem, found before any run.
+func TestLuaStepInTheCLI(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "lua.json")
+	require.NoError(t, os.WriteFile(good, []byte(`{"name": "lua demo", "steps": [
+		{"id": "score", "type": "LUA", "config": {"source": "return {hot = input.score > 50}"}}]}`), 0o644))
+	code, out, errOut := weft(t, "", "run", good, "--input", `{"score": 72}`, "--quiet")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "COMPLETED")
+	require.Contains(t, out, `"hot": true`)
+
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"name": "bad", "steps": [
+		{"id": "x", "type": "LUA", "config": {"source": "return (("}}]}`), 0o644))
+	code, out, _ = weft(t, "", "validate", bad)
+	require.Equal(t, exitFailed, code)
+	require.Contains(t, out, "steps[0].config.source")
+	require.Contains(t, out, "Lua syntax error")
 }

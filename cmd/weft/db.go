@@ -103,7 +103,7 @@ func (f *engineFlags) engine(d *db.DB, logger *slog.Logger, observer func(core.E
 		return nil, err
 	}
 	return core.New(core.Options{
-		Registry:      steps.NewRegistry(steps.Options{Client: egress.NewClient(eo)}),
+		Registry:      registry(steps.Options{Client: egress.NewClient(eo)}),
 		Store:         d.Store(),
 		Secrets:       core.EnvSecrets{},
 		Logger:        logger,
@@ -183,7 +183,7 @@ func cmdSubmit(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitFailed
 	}
 	defer d.Close()
-	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: d.Store()})
+	eng := core.New(core.Options{Registry: registry(steps.Options{}), Store: d.Store()})
 	_, plan, problems, err := load(ctx, eng, files[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "weft submit: %v\n", err)

@@ -55,7 +55,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 	progress := &progressPrinter{w: stderr, quiet: *quiet}
 	opts := core.Options{
-		Registry: steps.NewRegistry(steps.Options{Client: egress.NewClient(egressOpts)}),
+		Registry: registry(steps.Options{Client: egress.NewClient(egressOpts)}),
 		Secrets:  core.EnvSecrets{},
 		Observer: progress.event,
 	}

@@ -27,7 +27,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.Usage()
 		return exitUsage
 	}
-	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{})})
+	eng := core.New(core.Options{Registry: registry(steps.Options{})})
 	code := exitOK
 	for _, f := range files {
 		wf, problems, err := check(ctx, eng, f)
