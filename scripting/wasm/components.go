@@ -132,7 +132,7 @@ func (s *Step) CheckConfig(config sdk.Value) error {
 	if _, err := s.resolve(module, name); err != nil {
 		ve := &sdk.ValidationError{}
 		path := "module"
-		if strings.Contains(err.Error(), "step") && module != "" {
+		if _, known := s.rt.Module(module); known && name != "" {
 			path = "step"
 		}
 		ve.Add(path, "%v", err)
