@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weftworks/weft/core"
-	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/sdk"
 )
 
 func execute(t testing.TB, eng *core.Engine, doc string, input any) *core.Execution {
