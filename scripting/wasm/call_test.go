@@ -274,3 +274,20 @@ func TestCallWaitsForAnInstanceUntilItsDeadline(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "xx", out)
 }
+
+// TestManyCallsDoNotGrowMemory: one instance under a 16 MiB cap serves calls
+// that allocate far more than that in total. (The guest helper yields after
+// each call so that the guest's garbage collector finishes its cycles; without
+// it an instance ran out of memory after about 7,500 such calls, which is too
+// slow to repeat here; BenchmarkNormalizeLeads at -benchtime 200x shows it.)
+func TestManyCallsDoNotGrowMemory(t *testing.T) {
+	t.Parallel()
+	_, reg := engine(t, wasm.Options{MemoryLimitPages: 256, MaxInstances: 1}, "basic")
+	tr := transform(t, reg, "upper", "")
+	in := strings.Repeat("a", 10000)
+	for i := range 500 {
+		out, err := tr.Transform(t.Context(), in)
+		require.NoError(t, err, "call %d", i)
+		require.Len(t, out, len(in))
+	}
+}

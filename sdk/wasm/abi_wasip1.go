@@ -4,6 +4,7 @@ package wasm
 
 import (
 	"context"
+	"runtime"
 	"unsafe"
 )
 
@@ -30,6 +31,11 @@ func callExport() int32 {
 	}
 	out, failed := Handle(context.Background(), req)
 	write(out)
+	// The guest runs only during calls, and other goroutines only when the
+	// call's goroutine yields. Yield once per call so that the garbage
+	// collector's background workers finish their cycles; without it a
+	// started cycle never ends and the heap grows until the memory cap.
+	runtime.Gosched()
 	if failed {
 		return 1
 	}
