@@ -1,0 +1,125 @@
+package wasm_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/core/steps"
+	"github.com/weftworks/weft/scripting/wasm"
+)
+
+// guests maps each test guest to its source package. They are built once per
+// test binary run, in parallel, into a temporary directory.
+var guests = map[string]string{
+	"basic":   "./testdata/basic",
+	"hostile": "./testdata/hostile",
+	"noabi":   "./testdata/noabi",
+	"leads":   "../../examples/wasm/leads",
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+	cacheDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// built returns the directory holding <name>.wasm for every guest.
+func built(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "weft-wasm-test-")
+		if buildErr != nil {
+			return
+		}
+		cacheDir = filepath.Join(buildDir, "cache")
+		var wg sync.WaitGroup
+		errs := make([]error, 0, len(guests))
+		var mu sync.Mutex
+		for name, pkg := range guests {
+			wg.Go(func() {
+				cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "bin", name+".wasm"), pkg)
+				cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("build %s: %v\n%s", name, err, out))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(errs) > 0 {
+			buildErr = errs[0]
+			return
+		}
+		// Compile every good guest once into the shared on-disk cache, so that
+		// parallel tests (slow to compile under -race) all hit it.
+		dir := filepath.Join(buildDir, "bin")
+		for _, name := range []string{"basic", "hostile", "leads"} {
+			one := filepath.Join(buildDir, "warm-"+name)
+			if buildErr = os.MkdirAll(one, 0o755); buildErr != nil {
+				return
+			}
+			if buildErr = os.Symlink(filepath.Join(dir, name+".wasm"), filepath.Join(one, name+".wasm")); buildErr != nil {
+				return
+			}
+			rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: one, CacheDir: cacheDir})
+			if err != nil {
+				buildErr = err
+				return
+			}
+			_ = rt.Close(context.Background())
+		}
+	})
+	require.NoError(t, buildErr)
+	return filepath.Join(buildDir, "bin")
+}
+
+// modulesDir returns a fresh modules directory holding the named guests.
+func modulesDir(t testing.TB, names ...string) string {
+	t.Helper()
+	bin := built(t)
+	dir := t.TempDir()
+	for _, n := range names {
+		require.NoError(t, os.Symlink(filepath.Join(bin, n+".wasm"), filepath.Join(dir, n+".wasm")))
+	}
+	return dir
+}
+
+// load loads the named guests into a new runtime, closed at the end of the test.
+func load(t testing.TB, opts wasm.Options, names ...string) *wasm.Runtime {
+	t.Helper()
+	opts.ModulesDir = modulesDir(t, names...)
+	if opts.CacheDir == "" {
+		opts.CacheDir = cacheDir
+	}
+	rt, err := wasm.Load(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return rt
+}
+
+// engine returns an engine with the built-in steps and the modules' components.
+func engine(t testing.TB, opts wasm.Options, names ...string) (*core.Engine, *core.Registry) {
+	t.Helper()
+	rt := load(t, opts, names...)
+	reg := steps.NewRegistry(steps.Options{})
+	require.NoError(t, rt.Register(reg))
+	return core.New(core.Options{Registry: reg}), reg
+}
