@@ -66,3 +66,9 @@ func TestLuaStepInTheCLI(t *testing.T) {
 	require.Contains(t, out, "steps[0].config.source")
 	require.Contains(t, out, "Lua syntax error")
 }
+
+func TestModulesDirMustExist(t *testing.T) {
+	code, _, errOut := weft(t, "", "worker", "--db", filepath.Join(t.TempDir(), "w.db"), "--modules-dir", filepath.Join(t.TempDir(), "nope"))
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "--modules-dir")
+}

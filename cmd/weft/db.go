@@ -15,6 +15,7 @@ import (
 	"github.com/weftworks/weft/core/egress"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/scripting/wasm"
 )
 
 // dbFlags are the database flags shared by the commands that use one.
@@ -84,6 +85,7 @@ type engineFlags struct {
 	concurrency int
 	lease       time.Duration
 	owner       string
+	modulesDir  string
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
@@ -94,23 +96,37 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.concurrency, "concurrency", f.concurrency, "executions run at once (env WEFT_CONCURRENCY)")
 	fs.DurationVar(&f.lease, "lease", f.lease, "how long an execution stays claimed without renewal; another worker takes it over after (env WEFT_LEASE)")
 	fs.StringVar(&f.owner, "name", os.Getenv("WEFT_WORKER_NAME"), "this worker's name in leases (default host:pid:random; env WEFT_WORKER_NAME)")
+	fs.StringVar(&f.modulesDir, "modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) to load as transforms, validators and WASM steps (env WEFT_MODULES_DIR)")
 }
 
-// engine builds an engine on the database with the built-in steps.
-func (f *engineFlags) engine(d *db.DB, logger *slog.Logger, observer func(core.Event)) (*core.Engine, error) {
+// engine builds an engine on the database with the built-in steps, LUA,
+// and the WASM modules of --modules-dir; close releases the modules.
+func (f *engineFlags) engine(ctx context.Context, d *db.DB, logger *slog.Logger, observer func(core.Event)) (eng *core.Engine, close func(), err error) {
 	eo, err := f.egressFlags.options()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	reg := registry(steps.Options{Client: egress.NewClient(eo)})
+	close = func() {}
+	if f.modulesDir != "" {
+		if fi, err := os.Stat(f.modulesDir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("--modules-dir %s: not a directory", f.modulesDir)
+		}
+		rt, err := wasm.Register(ctx, reg, wasm.Options{ModulesDir: f.modulesDir})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--modules-dir: %w", err)
+		}
+		close = func() { _ = rt.Close(context.WithoutCancel(ctx)) }
 	}
 	return core.New(core.Options{
-		Registry:      registry(steps.Options{Client: egress.NewClient(eo)}),
+		Registry:      reg,
 		Store:         d.Store(),
 		Secrets:       core.EnvSecrets{},
 		Logger:        logger,
 		Observer:      observer,
 		LeaseDuration: f.lease,
 		Owner:         f.owner,
-	}), nil
+	}), close, nil
 }
 
 func cmdWorker(ctx context.Context, args []string, stderr io.Writer) int {
@@ -135,7 +151,7 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer d.Close()
-	eng, err := ef.engine(d, logger, func(ev core.Event) {
+	eng, closeModules, err := ef.engine(ctx, d, logger, func(ev core.Event) {
 		if ev.Type == core.EventExecutionFinished {
 			logger.Info("execution finished", "execution", ev.ExecutionID, "status", ev.Status, "ms", ev.Duration.Milliseconds())
 		}
@@ -144,6 +160,7 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weft worker: %v\n", err)
 		return exitUsage
 	}
+	defer closeModules()
 	logger.Info("worker started", "db", d.Dialect(), "name", eng.Owner(), "concurrency", ef.concurrency, "lease", ef.lease)
 	if err := eng.Work(ctx, core.WorkOptions{Concurrency: ef.concurrency}); err != nil {
 		fmt.Fprintf(stderr, "weft worker: %v\n", err)

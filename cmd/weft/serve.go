@@ -68,7 +68,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer d.Close()
 	var srv *server.Server
-	eng, err := sf.engine(d, logger, func(ev core.Event) {
+	eng, closeModules, err := sf.engine(ctx, d, logger, func(ev core.Event) {
 		if srv != nil {
 			srv.Observe(ev)
 		}
@@ -77,6 +77,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitUsage
 	}
+	defer closeModules()
 	store := d.Store()
 	srv, err = server.New(server.Options{
 		Engine: eng, Catalog: store, Keys: store, Logger: logger, MaxBody: sf.maxBody, NoAuth: sf.noAuth,
