@@ -72,3 +72,12 @@ func TestModulesDirMustExist(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errOut, "--modules-dir")
 }
+
+func TestRunModulesDirMustExist(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	require.NoError(t, os.WriteFile(wf, []byte(`{"name": "x", "steps": [{"id": "w", "type": "WAIT", "config": {"duration": 1}}]}`), 0o644))
+	code, _, errOut := weft(t, "", "run", wf, "--modules-dir", filepath.Join(dir, "nope"))
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "--modules-dir")
+}

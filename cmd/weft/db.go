@@ -15,7 +15,6 @@ import (
 	"github.com/weftworks/weft/core/egress"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
-	"github.com/weftworks/weft/scripting/wasm"
 )
 
 // dbFlags are the database flags shared by the commands that use one.
@@ -107,16 +106,8 @@ func (f *engineFlags) engine(ctx context.Context, d *db.DB, logger *slog.Logger,
 		return nil, nil, err
 	}
 	reg := registry(steps.Options{Client: egress.NewClient(eo)})
-	close = func() {}
-	if f.modulesDir != "" {
-		if fi, err := os.Stat(f.modulesDir); err != nil || !fi.IsDir() {
-			return nil, nil, fmt.Errorf("--modules-dir %s: not a directory", f.modulesDir)
-		}
-		rt, err := wasm.Register(ctx, reg, wasm.Options{ModulesDir: f.modulesDir})
-		if err != nil {
-			return nil, nil, fmt.Errorf("--modules-dir: %w", err)
-		}
-		close = func() { _ = rt.Close(context.WithoutCancel(ctx)) }
+	if close, err = loadModules(ctx, reg, f.modulesDir); err != nil {
+		return nil, nil, err
 	}
 	return core.New(core.Options{
 		Registry:      reg,

@@ -27,6 +27,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	dsn := fs.String("db", "", "record the execution in this database (SQLite file or postgres:// URL); default: in memory")
 	sync := fs.String("sqlite-synchronous", envOr("WEFT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode (FULL or NORMAL)")
+	modulesDir := fs.String("modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) to load (env WEFT_MODULES_DIR)")
 	var eg egressFlags
 	eg.register(fs)
 	fs.Usage = func() {
@@ -54,8 +55,15 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 
 	progress := &progressPrinter{w: stderr, quiet: *quiet}
+	reg := registry(steps.Options{Client: egress.NewClient(egressOpts)})
+	release, err := loadModules(ctx, reg, *modulesDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft run: %v\n", err)
+		return exitUsage
+	}
+	defer release()
 	opts := core.Options{
-		Registry: registry(steps.Options{Client: egress.NewClient(egressOpts)}),
+		Registry: reg,
 		Secrets:  core.EnvSecrets{},
 		Observer: progress.event,
 	}
