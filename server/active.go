@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/weftworks/weft/core"
@@ -57,28 +56,8 @@ func newStatusRecord(x *core.Execution) statusRecord {
 // paginated like /api/v1/executions (filters workflowId, status — one of
 // PENDING, RUNNING, WAITING —, from, to; limit, cursor).
 func (s *Server) listActive(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if err := onlyParams(q, "status", "workflowId", "from", "to", "limit", "cursor"); err != nil {
-		return err
-	}
-	f := core.ExecutionFilter{WorkflowID: q.Get("workflowId"), Cursor: q.Get("cursor"), Statuses: unfinished}
-	if st := q.Get("status"); st != "" {
-		f.Status = core.Status(strings.ToUpper(st))
-		if !slices.Contains(unfinished, f.Status) {
-			return badParam("status", "%q is not the status of an active execution (PENDING, RUNNING, WAITING)", st)
-		}
-	}
-	var err error
-	if f.From, err = timeParam(q, "from"); err != nil {
-		return err
-	}
-	if f.To, err = timeParam(q, "to"); err != nil {
-		return err
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return badParam("from", "must be before to")
-	}
-	if f.Limit, err = limitParam(q.Get("limit")); err != nil {
+	f, err := executionFilter(r, unfinished, "the status of an active execution")
+	if err != nil {
 		return err
 	}
 	page, err := s.catalog.ListExecutions(r.Context(), f)

@@ -80,28 +80,8 @@ var executionStatuses = []core.Status{core.StatusPending, core.StatusRunning, co
 	core.StatusFailed, core.StatusCancelled, core.StatusTimedOut}
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if err := onlyParams(q, "status", "workflowId", "from", "to", "limit", "cursor"); err != nil {
-		return err
-	}
-	f := core.ExecutionFilter{WorkflowID: q.Get("workflowId"), Cursor: q.Get("cursor")}
-	if st := q.Get("status"); st != "" {
-		f.Status = core.Status(strings.ToUpper(st))
-		if !slices.Contains(executionStatuses, f.Status) {
-			return badParam("status", "%q is not an execution status (PENDING, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED, TIMED_OUT)", st)
-		}
-	}
-	var err error
-	if f.From, err = timeParam(q, "from"); err != nil {
-		return err
-	}
-	if f.To, err = timeParam(q, "to"); err != nil {
-		return err
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return badParam("from", "must be before to")
-	}
-	if f.Limit, err = limitParam(q.Get("limit")); err != nil {
+	f, err := executionFilter(r, executionStatuses, "an execution status")
+	if err != nil {
 		return err
 	}
 	page, err := s.catalog.ListExecutions(r.Context(), f)
@@ -110,6 +90,46 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// executionFilter reads the query of an execution listing: workflowId,
+// status (one of allowed, which name describes), from, to, limit, cursor.
+// The listing is restricted to allowed.
+func executionFilter(r *http.Request, allowed []core.Status, name string) (core.ExecutionFilter, error) {
+	q := r.URL.Query()
+	if err := onlyParams(q, "status", "workflowId", "from", "to", "limit", "cursor"); err != nil {
+		return core.ExecutionFilter{}, err
+	}
+	f := core.ExecutionFilter{WorkflowID: q.Get("workflowId"), Cursor: q.Get("cursor")}
+	if len(allowed) < len(executionStatuses) {
+		f.Statuses = allowed
+	}
+	if st := q.Get("status"); st != "" {
+		f.Status = core.Status(strings.ToUpper(st))
+		if !slices.Contains(allowed, f.Status) {
+			return f, badParam("status", "%q is not %s (%s)", st, name, joinStatuses(allowed))
+		}
+	}
+	var err error
+	if f.From, err = timeParam(q, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = timeParam(q, "to"); err != nil {
+		return f, err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return f, badParam("from", "must be before to")
+	}
+	f.Limit, err = limitParam(q.Get("limit"))
+	return f, err
+}
+
+func joinStatuses(ss []core.Status) string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }
 
 // accepted answers a submitted execution: 202 with its id and Location, or,
