@@ -31,8 +31,7 @@ func (rt *Runtime) RegisterTransform(reg *core.Registry, name, source string) er
 	if err != nil {
 		return fmt.Errorf("lua transform %q: %w", name, err)
 	}
-	info := sdk.Info{Kind: sdk.KindTransform, Name: name, Summary: "Lua transform",
-		New: func() sdk.Component { return &Transform{rt: rt, script: sc, name: name} }}
+	info := (&Transform{rt: rt, script: sc, name: name}).Info()
 	return reg.Register(core.Entry{Info: info, Origin: core.OriginLua, Source: "lua:" + name})
 }
 
@@ -46,8 +45,7 @@ func (rt *Runtime) RegisterValidator(reg *core.Registry, name, source string) er
 	if err != nil {
 		return fmt.Errorf("lua validator %q: %w", name, err)
 	}
-	info := sdk.Info{Kind: sdk.KindValidator, Name: name, Summary: "Lua validator",
-		New: func() sdk.Component { return &Validator{rt: rt, script: sc, name: name} }}
+	info := (&Validator{rt: rt, script: sc, name: name}).Info()
 	return reg.Register(core.Entry{Info: info, Origin: core.OriginLua, Source: "lua:" + name})
 }
 
