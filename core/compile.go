@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -921,6 +922,126 @@ func (sc *StepCompiler) Branch(ids []string, rel string) {
 	}
 }
 
+// InlineScript is a script written in a workflow: {"lang": "lua", "source": "…"}.
+type InlineScript struct {
+	Lang   string `json:"lang"`
+	Source string `json:"source"`
+}
+
+// ScriptTransform compiles an inline script as a transform with its static
+// config, through the registered language of s.Lang.
+func (sc *StepCompiler) ScriptTransform(s InlineScript, config any, rel string) sdk.Transform {
+	inst := sc.script(sdk.KindTransform, s, config, rel)
+	if inst == nil {
+		return nil
+	}
+	tr, ok := inst.(sdk.Transform)
+	if !ok {
+		sc.Problem(rel, "the %s compiler returned a %T, not a transform", s.Lang, inst)
+		return nil
+	}
+	return tr
+}
+
+// ScriptValidator compiles an inline script as a validator with its static
+// config, through the registered language of s.Lang.
+func (sc *StepCompiler) ScriptValidator(s InlineScript, config any, rel string) sdk.Validator {
+	inst := sc.script(sdk.KindValidator, s, config, rel)
+	if inst == nil {
+		return nil
+	}
+	v, ok := inst.(sdk.Validator)
+	if !ok {
+		sc.Problem(rel, "the %s compiler returned a %T, not a validator", s.Lang, inst)
+		return nil
+	}
+	return v
+}
+
+func (sc *StepCompiler) script(kind sdk.Kind, s InlineScript, config any, rel string) sdk.Component {
+	langs := sc.c.eng.reg.Languages()
+	known := "none registered"
+	if len(langs) > 0 {
+		known = "known: " + strings.Join(langs, ", ")
+	}
+	if s.Lang == "" {
+		sc.Problem(rel+".lang", "is required (%s)", known)
+		return nil
+	}
+	l, ok := sc.c.eng.reg.Language(s.Lang)
+	if !ok {
+		sc.Problem(rel+".lang", "unknown script language %q (%s)", s.Lang, known)
+		return nil
+	}
+	if s.Source == "" {
+		sc.Problem(rel+".source", "is required: the %s script", s.Lang)
+		return nil
+	}
+	name := fmt.Sprintf("%s.%s", sc.Step().ID, rel)
+	inst, err := l.CompileScript(kind, name, s.Source)
+	if err != nil {
+		sc.SourceProblems(rel+".source", err)
+		return nil
+	}
+	return sc.configure(inst, kind, s.Lang+" script", config, rel)
+}
+
+// SourceProblems reports the errors of compiling a script at rel. The line
+// and column of a problem are positions in the script, not in the workflow
+// document, so they go into the message.
+func (sc *StepCompiler) SourceProblems(rel string, err error) {
+	var ve *sdk.ValidationError
+	if !errors.As(err, &ve) {
+		sc.Problem(rel, "%v", err)
+		return
+	}
+	for _, p := range ve.Problems {
+		at := rel
+		if p.Path != "" {
+			at = sdk.JoinPath(rel, p.Path)
+		}
+		if p.Line > 0 {
+			sc.Problem(at, "line %d, column %d: %s", p.Line, p.Column, p.Message)
+		} else {
+			sc.Problem(at, "%s", p.Message)
+		}
+	}
+}
+
+// RuleSourcePrefix starts the Entry.Source of a transform that is a stored
+// TransformationRule ("rule:score_lead"): a {"rule": …} reference accepts
+// only those.
+const RuleSourcePrefix = "rule:"
+
+// Rule instantiates the transform of a stored TransformationRule with its
+// static config.
+func (sc *StepCompiler) Rule(name string, config any, rel string) sdk.Transform {
+	entry, ok := sc.c.eng.reg.Lookup(sdk.KindTransform, name)
+	if !ok || !strings.HasPrefix(entry.Source, RuleSourcePrefix) {
+		var rules []string
+		for _, e := range sc.c.eng.reg.List(sdk.KindTransform) {
+			if strings.HasPrefix(e.Source, RuleSourcePrefix) {
+				rules = append(rules, e.Name)
+			}
+		}
+		list := "none stored"
+		if len(rules) > 0 {
+			list = "stored: " + strings.Join(rules, ", ")
+		}
+		if ok {
+			sc.Problem(rel, "%q is a %s transform, not a stored rule; use \"name\" (%s)", name, entry.Origin, list)
+		} else {
+			sc.Problem(rel, "unknown rule %q (%s)", name, list)
+		}
+		return nil
+	}
+	inst := sc.configure(entry.New(), sdk.KindTransform, name, config, rel)
+	if inst == nil {
+		return nil
+	}
+	return inst.(sdk.Transform)
+}
+
 // Transform instantiates a registered transform with its static config.
 func (sc *StepCompiler) Transform(name string, config any, rel string) sdk.Transform {
 	inst := sc.instantiate(sdk.KindTransform, name, config, rel)
@@ -950,7 +1071,11 @@ func (sc *StepCompiler) instantiate(kind sdk.Kind, name string, config any, rel 
 		sc.Problem(rel, "unknown %s %q (%s)", kind, name, list)
 		return nil
 	}
-	inst := entry.New()
+	return sc.configure(entry.New(), kind, name, config, rel)
+}
+
+// configure hands a new instance its static config and provisions it.
+func (sc *StepCompiler) configure(inst sdk.Component, kind sdk.Kind, name string, config any, rel string) sdk.Component {
 	if config != nil {
 		if ck, ok := inst.(sdk.ConfigChecker); ok {
 			if err := ck.CheckConfig(config); err != nil {

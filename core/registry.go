@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"sync"
 
@@ -58,8 +59,9 @@ var ErrDuplicateComponent = errors.New("component already registered")
 // Registry holds every component an engine can use, whatever runtime provides
 // it. It is safe for concurrent use.
 type Registry struct {
-	mu      sync.RWMutex
-	entries map[sdk.Kind]map[string]Entry
+	mu        sync.RWMutex
+	entries   map[sdk.Kind]map[string]Entry
+	languages map[string]ScriptLanguage
 }
 
 // NewRegistry returns a registry seeded with the components compiled in through
@@ -74,7 +76,7 @@ func NewRegistry() *Registry {
 
 // NewEmptyRegistry returns a registry with nothing in it.
 func NewEmptyRegistry() *Registry {
-	return &Registry{entries: map[sdk.Kind]map[string]Entry{}}
+	return &Registry{entries: map[sdk.Kind]map[string]Entry{}, languages: map[string]ScriptLanguage{}}
 }
 
 // Register adds an entry. The component must implement the interface of its
@@ -174,4 +176,55 @@ func (r *Registry) Names(kind sdk.Kind) []string {
 		names[i] = e.Name
 	}
 	return names
+}
+
+// ScriptLanguage compiles inline scripts of one language: the
+// {"script": {"lang": "lua", "source": "…"}} of a DATA_TRANSFORM transform
+// operation or a VALIDATION step. Scripts are compiled once, when the
+// workflow is compiled, so a syntax error is reported at validation time.
+type ScriptLanguage interface {
+	// CompileScript compiles source as a component of kind (sdk.KindTransform
+	// or sdk.KindValidator); name identifies it in error messages. A syntax
+	// error is a *sdk.ValidationError whose problems carry the line and
+	// column within source. The component returned is unconfigured: the
+	// engine hands it the operation's static config as JSON when it
+	// implements json.Unmarshaler.
+	CompileScript(kind sdk.Kind, name, source string) (sdk.Component, error)
+}
+
+var langPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// RegisterLanguage makes lang usable in inline scripts. Names are lower-case
+// ("lua"); registering one twice is an error.
+func (r *Registry) RegisterLanguage(lang string, l ScriptLanguage) error {
+	if !langPattern.MatchString(lang) || l == nil {
+		return fmt.Errorf("script language %q: want a lower-case name and a non-nil compiler", lang)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.languages[lang]; dup {
+		return fmt.Errorf("%w: script language %q", ErrDuplicateComponent, lang)
+	}
+	r.languages[lang] = l
+	return nil
+}
+
+// Language returns the compiler of lang.
+func (r *Registry) Language(lang string) (ScriptLanguage, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	l, ok := r.languages[lang]
+	return l, ok
+}
+
+// Languages returns the registered script languages, sorted.
+func (r *Registry) Languages() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.languages))
+	for l := range r.languages {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -27,6 +27,13 @@ import (
 //	{"type": "set", "field": "status", "value": "{{steps.x.output.status}}"}
 //	{"type": "remove", "fields": ["internalId"]}
 //	{"type": "transform", "name": "normalize_phone", "config": {…}}
+//	{"type": "transform", "rule": "score_lead"}
+//	{"type": "transform", "script": {"lang": "lua", "source": "return input"}}
+//
+// A transform operation names a registered transform (built-in, Lua, WASM or
+// plugin), or a stored TransformationRule (rule), or carries an inline script
+// in a registered language; config is the transform's static config (a
+// script sees it as ctx.config).
 //
 // Expressions see the record's fields as bare names, plus input, variables,
 // steps and execution. The output is the transformed data.
@@ -64,8 +71,10 @@ type operationConfig struct {
 	Deep       bool              `json:"deep"`
 	Value      any               `json:"value"`
 	Fields     []string          `json:"fields"`
-	Name       string            `json:"name"`
-	Config     map[string]any    `json:"config"`
+	Name       string             `json:"name"`
+	Rule       string             `json:"rule"`
+	Script     *core.InlineScript `json:"script"`
+	Config     map[string]any     `json:"config"`
 }
 
 type operation struct {
@@ -119,6 +128,7 @@ func (t *DataTransform) Compile(sc *core.StepCompiler) error {
 				"mapping": oc.Mapping != nil, "from": oc.From != "", "to": oc.To != "", "field": oc.Field != "",
 				"expression": oc.Expression != "", "format": oc.Format != "", "with": oc.With != nil,
 				"value": oc.Value != nil, "fields": oc.Fields != nil, "name": oc.Name != "", "config": oc.Config != nil,
+				"rule": oc.Rule != "", "script": oc.Script != nil,
 				"layout": oc.Layout != "", "decimals": oc.Decimals != nil, "keep": oc.Keep, "deep": oc.Deep,
 			}
 			for _, name := range slices.Sorted(maps.Keys(present)) {
@@ -182,15 +192,20 @@ func (t *DataTransform) Compile(sc *core.StepCompiler) error {
 				op.fields = append(op.fields, path(f, fmt.Sprintf("%s.fields[%d]", base, j)))
 			}
 		case "transform":
-			unused("name", "config")
-			if oc.Name == "" {
-				sc.Problem(base+".name", "is required: the name of a registered transform")
-			} else {
-				var config any
-				if oc.Config != nil {
-					config = oc.Config
-				}
+			unused("name", "rule", "script", "config")
+			var config any
+			if oc.Config != nil {
+				config = oc.Config
+			}
+			switch given := btoi(oc.Name != "") + btoi(oc.Rule != "") + btoi(oc.Script != nil); {
+			case given != 1:
+				sc.Problem(base, "give exactly one of name (a registered transform), rule (a stored rule) or script (an inline script)")
+			case oc.Name != "":
 				op.tr = sc.Transform(oc.Name, config, base+".name")
+			case oc.Rule != "":
+				op.tr = sc.Rule(oc.Rule, config, base+".rule")
+			default:
+				op.tr = sc.ScriptTransform(*oc.Script, config, base+".script")
 			}
 		case "":
 			sc.Problem(base+".type", "is required")
@@ -440,4 +455,11 @@ func titleCase(s string) string {
 		}
 	}
 	return string(out)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -15,7 +15,9 @@ import (
 
 // Validation is the VALIDATION step. It checks data (default: the execution
 // input) against rules, a map from field path to validator/v10 tags such as
-// "required,email" or "gte=0,lte=100", and/or a named validator component. A
+// "required,email" or "gte=0,lte=100", and/or a named validator component
+// (validator, with validatorConfig) or an inline script in a registered
+// language ({"script": {"lang": "lua", "source": "…"}}). A
 // failure fails the step with code VALIDATION_FAILED, listing every violation
 // with its field in error.details.violations. On success the output is the
 // data itself.
@@ -43,8 +45,9 @@ func (*Validation) Info() sdk.Info {
 type validationConfig struct {
 	Data            any               `json:"data"`
 	Rules           map[string]string `json:"rules"`
-	Validator       string            `json:"validator"`
-	ValidatorConfig map[string]any    `json:"validatorConfig"`
+	Validator       string             `json:"validator"`
+	Script          *core.InlineScript `json:"script"`
+	ValidatorConfig map[string]any     `json:"validatorConfig"`
 }
 
 var tagValidator = validator.New()
@@ -55,8 +58,11 @@ func (v *Validation) Compile(sc *core.StepCompiler) error {
 	if !sc.Decode(&cfg) {
 		return nil
 	}
-	if len(cfg.Rules) == 0 && cfg.Validator == "" {
-		sc.Problem("rules", "give rules (field → validator tags) or a validator name")
+	if len(cfg.Rules) == 0 && cfg.Validator == "" && cfg.Script == nil {
+		sc.Problem("rules", "give rules (field → validator tags), a validator name or an inline script")
+	}
+	if cfg.Validator != "" && cfg.Script != nil {
+		sc.Problem("script", "give a validator name or an inline script, not both")
 	}
 	data := cfg.Data
 	if data == nil {
@@ -88,6 +94,12 @@ func (v *Validation) Compile(sc *core.StepCompiler) error {
 			config = cfg.ValidatorConfig
 		}
 		v.validator = sc.Validator(cfg.Validator, config, "validator")
+	} else if cfg.Script != nil {
+		var config any
+		if cfg.ValidatorConfig != nil {
+			config = cfg.ValidatorConfig
+		}
+		v.validator = sc.ScriptValidator(*cfg.Script, config, "script")
 	}
 	return nil
 }

@@ -9,11 +9,15 @@ import (
 	"github.com/weftworks/weft/sdk"
 )
 
-// Register adds the LUA step type to reg, run by a new runtime with opts, and
-// returns the runtime (to register Lua transforms and validators with).
+// Register adds the LUA step type and the "lua" inline script language to
+// reg, run by a new runtime with opts, and returns the runtime (to register
+// Lua transforms and validators with).
 func Register(reg *core.Registry, opts Options) (*Runtime, error) {
 	rt := New(opts)
-	return rt, rt.RegisterStep(reg)
+	if err := rt.RegisterStep(reg); err != nil {
+		return nil, err
+	}
+	return rt, rt.RegisterLanguage(reg)
 }
 
 // RegisterStep adds the LUA step type to reg.
@@ -138,6 +142,13 @@ func verdict(vals []any) error {
 		if len(x) == 0 {
 			return nil
 		}
+	case map[string]any:
+		// An empty table is an empty list of problems: Lua cannot tell {}
+		// the array from {} the object.
+		if len(x) == 0 {
+			return nil
+		}
+		ve.Add("", "validator returned %v; want nothing, true, false, a message or a list of problems", x)
 	default:
 		ve.Add("", "validator returned %v; want nothing, true, false, a message or a list of problems", x)
 	}
