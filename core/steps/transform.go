@@ -198,7 +198,9 @@ func (t *DataTransform) Compile(sc *core.StepCompiler) error {
 				config = oc.Config
 			}
 			switch given := btoi(oc.Name != "") + btoi(oc.Rule != "") + btoi(oc.Script != nil); {
-			case given != 1:
+			case given == 0:
+				sc.Problem(base+".name", "is required: the name of a registered transform (or give rule, a stored rule, or script, an inline script)")
+			case given > 1:
 				sc.Problem(base, "give exactly one of name (a registered transform), rule (a stored rule) or script (an inline script)")
 			case oc.Name != "":
 				op.tr = sc.Transform(oc.Name, config, base+".name")

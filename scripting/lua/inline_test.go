@@ -69,7 +69,7 @@ func TestInlineScriptProblems(t *testing.T) {
 			want: []string{"operations[0].script.src"}},
 		{name: "name and script", op: `{"type": "transform", "name": "plain", "script": {"lang": "lua", "source": "return 1"}}`,
 			want: []string{"operations[0]", "exactly one of name"}},
-		{name: "neither", op: `{"type": "transform"}`, want: []string{"exactly one of name"}},
+		{name: "neither", op: `{"type": "transform"}`, want: []string{"operations[0].name", "is required"}},
 		{name: "a named transform is not a rule", op: `{"type": "transform", "rule": "plain"}`,
 			want: []string{"operations[0].rule", `"plain" is a lua transform, not a stored rule`}},
 		{name: "unknown rule", op: `{"type": "transform", "rule": "nope"}`,
