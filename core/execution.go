@@ -92,6 +92,9 @@ type Attempt struct {
 	DurationMs int64      `json:"durationMs"`
 	// RetryDelayMs is the wait before the next attempt, when there is one.
 	RetryDelayMs int64 `json:"retryDelayMs,omitempty"`
+	// Logs are the lines the step logged during the attempt (a LUA script's
+	// log(...)), secrets redacted; see StepRun.Log for the caps.
+	Logs []string `json:"logs,omitempty"`
 }
 
 // Clone returns a copy of the execution that shares nothing mutable with it.

@@ -706,6 +706,9 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 		defer cancel()
 		r := &StepRun{x: x, node: n, scope: sc, info: info, state: st}
 		out, err = x.guard(n, func() (any, error) { return n.engine.Execute(actx, r) })
+		if len(r.logs) > 0 {
+			st.History[len(st.History)-1].Logs = r.logs
+		}
 		return out, nil, r.skips, timeoutCause(ctx, actx, err)
 	}
 	cfg, err := n.config.Render(ctx, sc)

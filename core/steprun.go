@@ -2,9 +2,11 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jonboulle/clockwork"
 
@@ -21,6 +23,35 @@ type StepRun struct {
 	info  sdk.RunInfo
 	state *StepState
 	skips []*Node
+	logs  []string
+	cut   int // lines dropped past MaxStepLogLines
+}
+
+// Caps of StepRun.Log: a step's log belongs in its record, not a flood.
+const (
+	MaxStepLogLines    = 100
+	MaxStepLogLineSize = 1000 // bytes; a longer line is cut, marked with …
+)
+
+// Log records a line in the attempt's record (Attempt.Logs) and writes it to
+// the engine log. Secrets are redacted. Past MaxStepLogLines the last line
+// counts what was dropped. It must be called from Execute's goroutine.
+func (r *StepRun) Log(line string) {
+	line = r.x.scope.x.redact.scrubString(line)
+	r.Logger().Info(line)
+	if len(line) > MaxStepLogLineSize {
+		cut := MaxStepLogLineSize
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
+	}
+	if len(r.logs) < MaxStepLogLines {
+		r.logs = append(r.logs, line)
+		return
+	}
+	r.cut++
+	r.logs[MaxStepLogLines-1] = fmt.Sprintf("… %d more lines not kept", r.cut+1)
 }
 
 // Info identifies the run.

@@ -254,6 +254,8 @@ type StepExecution struct {
 	// core.StepResult), written with its final state: what later steps see
 	// and which steps it skipped. NULL until the step is resolved.
 	Result JSON
+	// Logs is the attempt's core.Attempt.Logs; NULL when it logged nothing.
+	Logs JSON
 }
 
 // CircuitBreaker is the shared state of one service's breaker.

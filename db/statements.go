@@ -35,15 +35,16 @@ const (
 		due_at = ? WHERE id = ? AND lease_owner = ? AND lease_token = ?`
 	stepColumns = `execution_id, step_key, attempt, step_id, step_type, parent_key,
 		item_index, fallback_for, status, step_status, input, output, error, step_error, step_started_at,
-		step_finished_at, step_duration_ms, started_at, finished_at, duration_ms, retry_delay_ms, wake_at, result`
-	stepValues   = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+		step_finished_at, step_duration_ms, started_at, finished_at, duration_ms, retry_delay_ms, wake_at, result, logs`
+	stepValues   = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 	stepConflict = ` ON CONFLICT (execution_id, step_key, attempt) DO UPDATE SET
 		status = excluded.status, step_status = excluded.step_status, input = excluded.input,
 		output = excluded.output, error = excluded.error, step_error = excluded.step_error,
 		step_started_at = excluded.step_started_at, step_finished_at = excluded.step_finished_at,
 		step_duration_ms = excluded.step_duration_ms, started_at = excluded.started_at,
 		finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
-		retry_delay_ms = excluded.retry_delay_ms, wake_at = excluded.wake_at, result = excluded.result`
+		retry_delay_ms = excluded.retry_delay_ms, wake_at = excluded.wake_at, result = excluded.result,
+		logs = excluded.logs`
 	sqlUpsertStep = `INSERT INTO step_executions (` + stepColumns + `) VALUES (` + stepValues + `)` + stepConflict
 	// sqlUpsertStepGuarded writes a step row only while the lease is held: the
 	// lease check and the write are one statement (no row: lease lost).

@@ -175,7 +175,7 @@ func (r *WorkflowExecution) dueAt() int64 {
 func stepArgs(r *StepExecution) []any {
 	return []any{r.ExecutionID, r.StepKey, r.Attempt, r.StepID, r.StepType, r.ParentKey, r.ItemIndex, r.FallbackFor,
 		string(r.Status), string(r.StepStatus), r.Input, r.Output, r.Error, r.StepError, r.StepStartedAt,
-		r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result}
+		r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result, r.Logs}
 }
 
 // unfinishedSQL is the condition of the claim index (partial: finished
@@ -294,6 +294,11 @@ func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
 				return nil, err
 			}
 		}
+		if len(h.Logs) > 0 {
+			if r.Logs, err = toJSON(h.Logs); err != nil {
+				return nil, err
+			}
+		}
 		if i == 0 {
 			r.Input = in
 		}
@@ -340,6 +345,11 @@ func states(rows []StepExecution) (map[string]*core.StepState, error) {
 		if len(r.Error) > 0 {
 			a.Error = &sdk.Error{}
 			if err := fromJSON(r.Error, a.Error); err != nil {
+				return nil, err
+			}
+		}
+		if len(r.Logs) > 0 {
+			if err := fromJSON(r.Logs, &a.Logs); err != nil {
 				return nil, err
 			}
 		}

@@ -79,7 +79,8 @@ func executionRoundTrip(t *testing.T, s core.Store) {
 		History: []core.Attempt{
 			{Attempt: 1, Status: core.StatusFailed, Error: &sdk.Error{Code: "HTTP_503", Message: "down", Retryable: true},
 				StartedAt: t0, FinishedAt: t0.Add(time.Second), DurationMs: 1000, RetryDelayMs: 1000},
-			{Attempt: 2, Status: core.StatusCompleted, StartedAt: t0.Add(2 * time.Second), FinishedAt: t0.Add(3 * time.Second), DurationMs: 1000},
+			{Attempt: 2, Status: core.StatusCompleted, StartedAt: t0.Add(2 * time.Second), FinishedAt: t0.Add(3 * time.Second), DurationMs: 1000,
+				Logs: []string{"scoring", "ünïcode ✓"}},
 		},
 	}
 	nested := &core.StepState{ID: "each[2]", Type: "echo", Status: core.StatusFailed, Parent: "each", Index: &idx, Attempts: 1,

@@ -21,8 +21,9 @@ const TypeLua = "LUA"
 // ctx.variables, ctx.steps (earlier steps' output, status and error),
 // ctx.execution, ctx.executionId, ctx.workflowId, ctx.stepId and
 // ctx.attempt. Its return value is the step's output; lines passed to
-// log(...) are written to the engine log and, when the step fails, kept in
-// the error's details.logs.
+// log(...) are kept in the attempt's record (history[i].logs), written to
+// the engine log and, when the step fails, also kept in the error's
+// details.logs.
 type Step struct {
 	rt     *Runtime
 	script *Script
@@ -97,11 +98,8 @@ func (st *Step) Execute(ctx context.Context, r *core.StepRun) (any, error) {
 		"stepId":      info.StepID,
 		"attempt":     info.Attempt,
 	}})
-	if len(res.Logs) > 0 {
-		log := r.Logger()
-		for _, line := range res.Logs {
-			log.Info("lua: " + line)
-		}
+	for _, line := range res.Logs {
+		r.Log(line)
 	}
 	if err != nil {
 		e := sdk.AsError(err)

@@ -64,6 +64,7 @@ func TestWorkflowWithLuaStep(t *testing.T) {
 	require.Equal(t, core.StatusCompleted, exec.Status, "%v", exec.Error)
 	out, _ := json.Marshal(exec.Steps["score"].Output)
 	require.JSONEq(t, `{"email":"a@b.com","score":25,"exec":true,"prev":"COMPLETED","tags":[]}`, string(out))
+	require.Equal(t, []string{"scoring a@b.com"}, exec.Steps["score"].History[0].Logs, "log(...) is kept in the attempt's record")
 
 	exec, err = eng.Execute(t.Context(), plan, map[string]any{"score": 10})
 	require.NoError(t, err)
