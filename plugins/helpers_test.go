@@ -1,0 +1,110 @@
+package plugins_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/core/steps"
+	"github.com/weftworks/weft/plugins"
+)
+
+// bins holds the test plugins, built once by TestMain.
+var bins string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "weft-plugins-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bins = dir
+	for name, pkg := range map[string]string{"echo": "./testdata/echo", "v2": "./testdata/v2"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pluginsDir returns a new plugins directory holding the named test
+// plugins, under the file names given (name=file, or name alone).
+func pluginsDir(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for file, bin := range files {
+		require.NoError(t, os.Link(filepath.Join(bins, bin), filepath.Join(dir, file)))
+	}
+	return dir
+}
+
+// logs is a concurrency-safe slog sink.
+type logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logs) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// load starts a manager on dir and returns it with an engine whose registry
+// holds the built-in steps and the plugins' components.
+func load(t testing.TB, opts plugins.Options) (*plugins.Manager, *core.Engine, *core.Registry, error) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m := plugins.New(opts)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	reg := steps.NewRegistry(steps.Options{})
+	err := m.Load(t.Context(), reg)
+	return m, core.New(core.Options{Registry: reg}), reg, err
+}
+
+func run(t testing.TB, eng *core.Engine, doc string, input any) *core.Execution {
+	t.Helper()
+	w, err := core.ParseWorkflow([]byte(doc))
+	require.NoError(t, err)
+	plan, err := eng.Compile(t.Context(), w)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = plan.Close(context.Background()) })
+	exec, err := eng.Execute(t.Context(), plan, input)
+	require.NoError(t, err)
+	return exec
+}
+
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

@@ -1,0 +1,263 @@
+package plugins
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/weftworks/weft/sdk"
+	"github.com/weftworks/weft/sdk/plugin"
+	"github.com/weftworks/weft/sdk/plugin/pb"
+)
+
+// State is where a plugin process is in its life.
+type State string
+
+// States of a plugin.
+const (
+	StateRunning State = "RUNNING" // the process is up and answered
+	StateStopped State = "STOPPED" // not running; it starts on its next call
+	StateCrashed State = "CRASHED" // it died or hung; it restarts on its next call, after its backoff
+	StateFailed  State = "FAILED"  // it could not be started or described (see Status.Error)
+)
+
+// process is one plugin binary and, while it runs, its process.
+type process struct {
+	m      *Manager
+	name   string
+	path   string
+	sha256 string
+
+	mu        sync.Mutex
+	client    *goplugin.Client
+	rpc       *plugin.Client
+	state     State
+	lastErr   string
+	starts    int
+	crashes   int       // crashes in a row; reset once it has stayed up for StableAfter
+	upSince   time.Time // when the running process started
+	notBefore time.Time // a crashed plugin is not restarted before this
+	desc      plugin.Description
+	described bool
+}
+
+// fileSHA256 returns the hex SHA-256 of a file.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// get returns a client of the running process, starting it when it is not
+// running (first use, after a crash once its backoff has passed).
+func (p *process) get(ctx context.Context) (*plugin.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m.closed.Load() {
+		return nil, sdk.Errorf(sdk.CodeCancelled, "plugin %s: weft is stopping its plugins", p.name)
+	}
+	if p.client != nil && !p.client.Exited() {
+		return p.rpc, nil
+	}
+	if p.client != nil { // it exited between calls
+		p.crashedLocked("the plugin process exited")
+	}
+	if wait := p.notBefore.Sub(p.m.clock.Now()); wait > 0 {
+		return nil, &sdk.Error{Code: sdk.CodePluginCrashed, Retryable: true, RetryAfter: wait,
+			Message: fmt.Sprintf("plugin %s crashed (%s); it restarts in %s", p.name, p.lastErr, wait.Round(time.Millisecond))}
+	}
+	if err := p.startLocked(ctx); err != nil {
+		return nil, err
+	}
+	return p.rpc, nil
+}
+
+// startLocked starts the process and checks that it answers.
+func (p *process) startLocked(ctx context.Context) error {
+	opts := p.m.opts
+	cmd := exec.Command(p.path)
+	cmd.Env = append([]string(nil), opts.Env[p.name]...)
+	cfg := &goplugin.ClientConfig{
+		HandshakeConfig:  plugin.Handshake,
+		Plugins:          goplugin.PluginSet{plugin.Name: &plugin.GRPC{}},
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true, // a plugin gets only the environment it is configured to get
+		StartTimeout:     opts.StartTimeout,
+		Logger:           newSlogger(opts.Logger, p.name),
+		Stderr:           io.Discard,
+	}
+	if sum, ok := opts.Checksums[p.name]; ok {
+		want, err := hex.DecodeString(sum)
+		if err != nil || len(want) != sha256.Size {
+			return p.failLocked(fmt.Errorf("plugin %s: checksum %q is not a hex SHA-256", p.name, sum))
+		}
+		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+	}
+	client := goplugin.NewClient(cfg)
+	p.starts++
+	conn, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return p.failLocked(startError(p.name, p.path, err))
+	}
+	raw, err := conn.Dispense(plugin.Name)
+	if err != nil {
+		client.Kill()
+		return p.failLocked(fmt.Errorf("plugin %s: %w", p.name, err))
+	}
+	rpc := plugin.NewClient(raw.(pb.PluginClient))
+	dctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	desc, err := rpc.Describe(dctx)
+	if err != nil {
+		client.Kill()
+		return p.failLocked(fmt.Errorf("plugin %s: describe: %w", p.name, err))
+	}
+	if !p.described {
+		p.desc, p.described = desc, true // fixed for the process's binary: Info reads it without the lock
+	}
+	p.client, p.rpc = client, rpc
+	p.state, p.lastErr, p.upSince = StateRunning, "", p.m.clock.Now()
+	p.m.opts.Logger.Info("plugin started", "plugin", p.name, "path", p.path, "components", len(desc.Components))
+	return nil
+}
+
+// startError explains why go-plugin could not start a plugin, in the
+// user's terms.
+func startError(name, path string, err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, goplugin.ErrChecksumsDoNotMatch):
+		return sdk.Errorf(CodePluginChecksum, "plugin %s: %s does not match its configured sha256: refusing to run it", name, path)
+	case strings.Contains(strings.ToLower(msg), "incompatible api version"):
+		return sdk.Errorf(CodePluginProtocol, "plugin %s speaks another version of weft's plugin protocol than this weft (%d): rebuild it against a matching weft sdk (%s)",
+			name, plugin.ProtocolVersion, msg)
+	}
+	return sdk.Errorf(CodePluginStart, "plugin %s: could not start %s: %v", name, path, err)
+}
+
+func (p *process) failLocked(err error) error {
+	p.state, p.lastErr = StateFailed, err.Error()
+	p.client, p.rpc = nil, nil
+	p.crashes++
+	p.notBefore = p.m.clock.Now().Add(p.m.backoff(p.crashes))
+	p.m.opts.Logger.Error("plugin failed to start", "plugin", p.name, "error", err)
+	return err
+}
+
+// crashedLocked records that the process died or hung, and kills what is
+// left of it; it restarts on its next call, after a backoff that grows with
+// crashes in a row.
+func (p *process) crashedLocked(why string) {
+	if p.client == nil {
+		return
+	}
+	p.client.Kill()
+	if p.m.clock.Since(p.upSince) >= p.m.opts.StableAfter {
+		p.crashes = 0
+	}
+	p.crashes++
+	p.client, p.rpc = nil, nil
+	p.state, p.lastErr = StateCrashed, why
+	p.notBefore = p.m.clock.Now().Add(p.m.backoff(p.crashes))
+	p.m.opts.Logger.Warn("plugin crashed", "plugin", p.name, "reason", why, "crashes", p.crashes)
+}
+
+// crashed is crashedLocked for a call that failed on the client c: a
+// process already replaced is left alone.
+func (p *process) crashed(c *plugin.Client, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rpc == c {
+		p.crashedLocked(why)
+	}
+}
+
+// exited reports whether the process behind c has exited.
+func (p *process) exited(c *plugin.Client) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rpc != c || p.client == nil || p.client.Exited()
+}
+
+// stop ends the process (shutdown, reload); it may start again on its next
+// call unless removed.
+func (p *process) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client != nil {
+		p.client.Kill()
+	}
+	p.client, p.rpc = nil, nil
+	if p.state == StateRunning {
+		p.state = StateStopped
+	}
+}
+
+// status reports the plugin's state.
+func (p *process) status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Status{Name: p.name, Path: p.path, SHA256: p.sha256, SDKVersion: p.desc.SDKVersion, Protocol: plugin.ProtocolVersion,
+		State: p.state, Error: p.lastErr, Starts: p.starts}
+	if p.client != nil {
+		if p.client.Exited() {
+			st.State = StateCrashed
+		} else if rc := p.client.ReattachConfig(); rc != nil {
+			st.PID = rc.Pid
+		}
+	}
+	for _, c := range p.desc.Components {
+		st.Components = append(st.Components, ComponentStatus{Kind: c.Kind, Name: qualify(p.name, c.Name), Version: c.Version, Summary: c.Summary})
+	}
+	return st
+}
+
+// waitExited reports whether the process behind c has exited, giving it a
+// moment: a broken connection is seen before the process's exit is.
+func (p *process) waitExited(c *plugin.Client) bool {
+	for i := 0; i < 100; i++ {
+		if p.exited(c) {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// checkHealth runs after a call to the plugin behind c ran out of time.
+// The cancellation reached the plugin; a sound component returns at once.
+// After HealthTimeout the plugin is asked whether it still runs a
+// cancelled call: if so, or if it does not answer, it is hung, and is killed
+// (and restarted on its next call).
+func (p *process) checkHealth(c *plugin.Client) {
+	<-p.m.clock.After(p.m.opts.HealthTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.m.opts.HealthTimeout)
+	defer cancel()
+	abandoned, err := c.Health(ctx)
+	switch {
+	case err != nil:
+		p.crashed(c, fmt.Sprintf("it did not answer a health check after a call ran out of time (hung): %v", err))
+	case abandoned > 0:
+		p.crashed(c, fmt.Sprintf("%d call(s) still ran %s after their deadline (hung)", abandoned, p.m.opts.HealthTimeout))
+	}
+}

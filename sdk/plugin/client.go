@@ -1,0 +1,110 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/weftworks/weft/sdk"
+	"github.com/weftworks/weft/sdk/plugin/pb"
+)
+
+// ErrTransport wraps failures of the connection to a plugin (it died, it
+// did not answer in time), as opposed to errors its components returned.
+var ErrTransport = errors.New("plugin transport")
+
+// Client calls the components of one plugin over the protocol. The host
+// uses it, and so does package plugintest.
+type Client struct {
+	rpc pb.PluginClient
+}
+
+// NewClient returns a client over a gRPC connection to a plugin.
+func NewClient(rpc pb.PluginClient) *Client { return &Client{rpc: rpc} }
+
+// Description is what a plugin says it provides.
+type Description struct {
+	// SDKVersion is the version of weft's module the plugin was built with.
+	SDKVersion string
+	Components []ComponentInfo
+}
+
+// ComponentInfo is one component of a plugin, as sdk.Info without New.
+type ComponentInfo struct {
+	Kind         sdk.Kind
+	Name         string
+	Version      string
+	Summary      string
+	ConfigSchema json.RawMessage
+	// ChecksConfig says the component implements sdk.ConfigChecker.
+	ChecksConfig bool
+}
+
+// Describe asks the plugin what it provides.
+func (c *Client) Describe(ctx context.Context) (Description, error) {
+	resp, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return Description{}, fmt.Errorf("%w: describe: %w", ErrTransport, err)
+	}
+	d := Description{SDKVersion: resp.SdkVersion}
+	for _, pc := range resp.Components {
+		d.Components = append(d.Components, ComponentInfo{Kind: sdk.Kind(pc.Kind), Name: pc.Name, Version: pc.Version,
+			Summary: pc.Summary, ConfigSchema: pc.ConfigSchema, ChecksConfig: pc.ChecksConfig})
+	}
+	return d, nil
+}
+
+// CheckConfig has the component check a config; the error is the
+// component's verdict (often a *sdk.ValidationError), or wraps ErrTransport.
+func (c *Client) CheckConfig(ctx context.Context, kind sdk.Kind, name string, config any) error {
+	raw, err := json.Marshal(config)
+	if err != nil {
+		return sdk.Errorf(sdk.CodeInvalidConfig, "encode config: %v", err)
+	}
+	resp, err := c.rpc.CheckConfig(ctx, &pb.CheckConfigRequest{Kind: string(kind), Name: name, ConfigJson: raw})
+	if err != nil {
+		return fmt.Errorf("%w: check config: %w", ErrTransport, err)
+	}
+	return errorFromWire(resp.Error)
+}
+
+// Call runs a component once: a step with its rendered config as input and
+// run set, a transform or validator with the value as input and its static
+// config (nil: none). A component's failure is an *sdk.Error or a
+// *sdk.ValidationError; a failure of the connection wraps ErrTransport.
+func (c *Client) Call(ctx context.Context, kind sdk.Kind, name string, input any, config json.RawMessage, run *sdk.RunInfo) (any, error) {
+	in, err := json.Marshal(input)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidInput, "%s %q: encode input: %v", kind, name, err)
+	}
+	req := &pb.CallRequest{Kind: string(kind), Name: name, InputJson: in, ConfigJson: config}
+	if run != nil {
+		req.Run = runToWire(*run)
+	}
+	resp, err := c.rpc.Call(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %q: %w", ErrTransport, kind, name, err)
+	}
+	if resp.Error != nil {
+		return nil, errorFromWire(resp.Error)
+	}
+	if len(resp.OutputJson) == 0 {
+		return nil, nil
+	}
+	var out any
+	if err := json.Unmarshal(resp.OutputJson, &out); err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "%s %q: malformed output: %v", kind, name, err)
+	}
+	return out, nil
+}
+
+// Health returns how many calls the plugin is still running although the
+// host cancelled them.
+func (c *Client) Health(ctx context.Context) (abandoned int, err error) {
+	resp, err := c.rpc.Health(ctx, &pb.HealthRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("%w: health: %w", ErrTransport, err)
+	}
+	return int(resp.AbandonedCalls), nil
+}

@@ -1,0 +1,74 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/weftworks/weft/sdk"
+	"github.com/weftworks/weft/sdk/plugin/pb"
+)
+
+// errorToWire turns a component's error into its wire form. A
+// *sdk.ValidationError keeps its problems.
+func errorToWire(err error) *pb.Error {
+	if err == nil {
+		return nil
+	}
+	var ve *sdk.ValidationError
+	if errors.As(err, &ve) {
+		w := &pb.Error{Code: sdk.CodeValidationFailed, Message: ve.Error()}
+		for _, p := range ve.Problems {
+			w.Problems = append(w.Problems, &pb.Problem{Path: p.Path, Message: p.Message})
+		}
+		if len(w.Problems) == 0 {
+			w.Problems = []*pb.Problem{{Message: w.Message}}
+		}
+		return w
+	}
+	e := sdk.AsError(err)
+	w := &pb.Error{Code: e.Code, Message: e.Message, Retryable: e.Retryable, RetryAfterMs: e.RetryAfter.Milliseconds()}
+	if e.Details != nil {
+		if b, merr := json.Marshal(e.Details); merr == nil {
+			w.DetailsJson = b
+		}
+	}
+	return w
+}
+
+// errorFromWire is the inverse of errorToWire: a *sdk.ValidationError when
+// the error has problems, else an *sdk.Error.
+func errorFromWire(w *pb.Error) error {
+	if w == nil {
+		return nil
+	}
+	if len(w.Problems) > 0 {
+		ve := &sdk.ValidationError{}
+		for _, p := range w.Problems {
+			ve.Problems = append(ve.Problems, sdk.Problem{Path: p.Path, Message: p.Message})
+		}
+		return ve
+	}
+	e := &sdk.Error{Code: w.Code, Message: w.Message, Retryable: w.Retryable,
+		RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond}
+	if e.Code == "" {
+		e.Code = sdk.CodeStepFailed
+	}
+	if len(w.DetailsJson) > 0 {
+		_ = json.Unmarshal(w.DetailsJson, &e.Details)
+	}
+	return e
+}
+
+func runToWire(r sdk.RunInfo) *pb.RunInfo {
+	return &pb.RunInfo{WorkflowId: r.WorkflowID, ExecutionId: r.ExecutionID, StepId: r.StepID,
+		Attempt: int32(r.Attempt), IdempotencyKey: r.IdempotencyKey}
+}
+
+func runFromWire(r *pb.RunInfo) sdk.RunInfo {
+	if r == nil {
+		return sdk.RunInfo{}
+	}
+	return sdk.RunInfo{WorkflowID: r.WorkflowId, ExecutionID: r.ExecutionId, StepID: r.StepId,
+		Attempt: int(r.Attempt), IdempotencyKey: r.IdempotencyKey}
+}
