@@ -73,6 +73,7 @@ type Node struct {
 	step   sdk.Step   // plain components: the engine renders config for them
 	engine EngineStep // engine steps compile and run themselves
 	config *ValueTemplate
+	schema *configSchema // checks a plain step's rendered config; nil: none declared
 
 	retry      *retryPlan
 	breaker    *BreakerRef
@@ -349,6 +350,7 @@ func (c *compiler) compileStep(def *Step, path string, parent *Node) *Node {
 	if def.Config != nil {
 		rawConfig = def.Config
 	}
+	schemaPaths := c.checkSchema(entry.schema, rawConfig, cfgPath)
 	if es, ok := inst.(EngineStep); ok {
 		// Engine steps call nothing outside by themselves: retries and breakers
 		// belong on the steps they run.
@@ -366,9 +368,10 @@ func (c *compiler) compileStep(def *Step, path string, parent *Node) *Node {
 		return n
 	}
 	n.step = inst.(sdk.Step)
+	n.schema = entry.schema
 	if ck, ok := inst.(sdk.ConfigChecker); ok {
 		if err := ck.CheckConfig(rawConfig); err != nil {
-			c.addRelative(cfgPath, err)
+			c.addRelativeExcept(cfgPath, err, schemaPaths)
 		}
 	}
 	vt, problems := CompileValue(rawConfig, cfgPath)
@@ -377,6 +380,40 @@ func (c *compiler) compileStep(def *Step, path string, parent *Node) *Node {
 	n.refs = append(n.refs, vt.refs...)
 	c.plan.addSecrets(vt.SecretNames())
 	return n
+}
+
+// checkSchema validates an unrendered config against a component's config
+// schema and reports the violations below base. It returns the paths it
+// reported, so that a ConfigChecker saying the same is not repeated.
+func (c *compiler) checkSchema(cs *configSchema, config any, base string) map[string]bool {
+	if cs == nil {
+		return nil
+	}
+	problems := cs.checkUnrendered(config)
+	if len(problems) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(problems))
+	for _, p := range problems {
+		p.Path = sdk.JoinPath(base, p.Path)
+		seen[p.Path] = true
+		c.problems = append(c.problems, p)
+	}
+	return seen
+}
+
+// addRelativeExcept is addRelative without the problems at paths in skip.
+func (c *compiler) addRelativeExcept(base string, err error, skip map[string]bool) {
+	ve, ok := err.(*sdk.ValidationError)
+	if !ok || len(skip) == 0 {
+		c.addRelative(base, err)
+		return
+	}
+	for _, p := range ve.Problems {
+		if p.Path = sdk.JoinPath(base, p.Path); !skip[p.Path] {
+			c.problems = append(c.problems, p)
+		}
+	}
 }
 
 // addRelative adds the problems of err (a *sdk.ValidationError with paths
@@ -983,7 +1020,12 @@ func (sc *StepCompiler) script(kind sdk.Kind, s InlineScript, config any, rel st
 		sc.SourceProblems(rel+".source", err)
 		return nil
 	}
-	return sc.configure(inst, kind, s.Lang+" script", config, rel)
+	cs, err := sc.c.eng.reg.schemaOf(inst)
+	if err != nil {
+		sc.Problem(rel+".source", "%v", err)
+		return nil
+	}
+	return sc.configure(inst, kind, s.Lang+" script", config, rel, cs)
 }
 
 // SourceProblems reports the errors of compiling a script at rel. The line
@@ -1035,7 +1077,7 @@ func (sc *StepCompiler) Rule(name string, config any, rel string) sdk.Transform 
 		}
 		return nil
 	}
-	inst := sc.configure(entry.New(), sdk.KindTransform, name, config, rel)
+	inst := sc.configure(entry.New(), sdk.KindTransform, name, config, rel, entry.schema)
 	if inst == nil {
 		return nil
 	}
@@ -1071,11 +1113,27 @@ func (sc *StepCompiler) instantiate(kind sdk.Kind, name string, config any, rel 
 		sc.Problem(rel, "unknown %s %q (%s)", kind, name, list)
 		return nil
 	}
-	return sc.configure(entry.New(), kind, name, config, rel)
+	return sc.configure(entry.New(), kind, name, config, rel, entry.schema)
 }
 
-// configure hands a new instance its static config and provisions it.
-func (sc *StepCompiler) configure(inst sdk.Component, kind sdk.Kind, name string, config any, rel string) sdk.Component {
+// configure hands a new instance its static config and provisions it. The
+// config is checked first against cs, the component's config schema (nil:
+// none). A static config is used as written, never rendered, so a template
+// in it earns no tolerance.
+func (sc *StepCompiler) configure(inst sdk.Component, kind sdk.Kind, name string, config any, rel string, cs *configSchema) sdk.Component {
+	if cs != nil {
+		if config == nil {
+			// Where a config would go is the caller's layout; the
+			// component's reference (its name, rule or script) is known.
+			if problems := cs.problems(emptyConfig, false); len(problems) > 0 {
+				sc.Problem(rel, "needs a config: %s", (&sdk.ValidationError{Problems: problems}).Error())
+				return nil
+			}
+		} else if problems := cs.problems(config, false); len(problems) > 0 {
+			sc.Problems(sc.configRel(config, rel), &sdk.ValidationError{Problems: problems})
+			return nil
+		}
+	}
 	if config != nil {
 		if ck, ok := inst.(sdk.ConfigChecker); ok {
 			if err := ck.CheckConfig(config); err != nil {
@@ -1102,4 +1160,48 @@ func (sc *StepCompiler) configure(inst sdk.Component, kind sdk.Kind, name string
 		}
 	}
 	return inst
+}
+
+// configRel finds where a static config sits in the step's config, so that
+// its problems point at it: the member beside the component's reference rel
+// (an operation's "config" beside its "name", a VALIDATION's
+// "validatorConfig" beside "validator") that holds an equal value.
+// Callers decode their config before handing parts of it on, so identity
+// cannot tell; equality among the siblings of one reference can. It falls
+// back to rel+".config".
+func (sc *StepCompiler) configRel(config any, rel string) string {
+	fallback := rel + ".config"
+	m, ok := config.(map[string]any)
+	if !ok || sc.node.def.Config == nil {
+		return fallback
+	}
+	parent := parentPath(rel)
+	var holder any = sc.node.def.Config
+	if parent != "" {
+		segs := ParsePath(parent)
+		if segs == nil {
+			return fallback
+		}
+		if holder, ok = Lookup(holder, segs); !ok {
+			return fallback
+		}
+	}
+	obj, ok := holder.(map[string]any)
+	if !ok {
+		return fallback
+	}
+	if v, ok := obj["config"].(map[string]any); ok && reflect.DeepEqual(v, m) {
+		return sdk.KeyPath(parent, "config")
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if v, ok := obj[k].(map[string]any); ok && reflect.DeepEqual(v, m) {
+			return sdk.KeyPath(parent, k)
+		}
+	}
+	return fallback
 }

@@ -29,6 +29,8 @@ type Entry struct {
 	Origin Origin `json:"origin"`
 	// Source is a file path or plugin binary, for diagnostics.
 	Source string `json:"source,omitempty"`
+
+	schema *configSchema // Info.ConfigSchema compiled, set by Register and Replace
 }
 
 // EngineStep is a step type that needs the engine itself: control flow
@@ -62,27 +64,35 @@ type Registry struct {
 	mu        sync.RWMutex
 	entries   map[sdk.Kind]map[string]Entry
 	languages map[string]ScriptLanguage
+	schemas   map[[32]byte]*schemaRef // compiled config schemas by sha256, shared by entries
 }
 
 // NewRegistry returns a registry seeded with the components compiled in through
-// sdk.Register. Built-in step types are added by core/steps.
+// sdk.Register. Built-in step types are added by core/steps. It panics when a
+// compiled-in component's config schema does not compile: a programming
+// error, which sdk.Register (standard library only) cannot detect itself.
 func NewRegistry() *Registry {
 	r := NewEmptyRegistry()
 	for _, info := range sdk.Registered() {
-		_ = r.Register(Entry{Info: info, Origin: OriginCompiled})
+		if err := r.Register(Entry{Info: info, Origin: OriginCompiled}); err != nil {
+			panic("core.NewRegistry: " + err.Error())
+		}
 	}
 	return r
 }
 
 // NewEmptyRegistry returns a registry with nothing in it.
 func NewEmptyRegistry() *Registry {
-	return &Registry{entries: map[sdk.Kind]map[string]Entry{}, languages: map[string]ScriptLanguage{}}
+	return &Registry{entries: map[sdk.Kind]map[string]Entry{}, languages: map[string]ScriptLanguage{},
+		schemas: map[[32]byte]*schemaRef{}}
 }
 
 // Register adds an entry. The component must implement the interface of its
-// kind (a step may be an sdk.Step or an EngineStep).
+// kind (a step may be an sdk.Step or an EngineStep), and its config schema,
+// if it declares one, must compile (see compileConfigSchema).
 func (r *Registry) Register(e Entry) error {
-	if err := checkEntry(e.Info); err != nil {
+	cs, err := r.checkEntry(e.Info)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -95,6 +105,7 @@ func (r *Registry) Register(e Entry) error {
 	if _, dup := m[e.Name]; dup {
 		return fmt.Errorf("%w: %s %q", ErrDuplicateComponent, e.Kind, e.Name)
 	}
+	e.schema = r.holdSchema(cs)
 	m[e.Name] = e
 	return nil
 }
@@ -102,13 +113,18 @@ func (r *Registry) Register(e Entry) error {
 // Replace adds an entry, replacing any with the same kind and name (used when
 // a plugin or module is reloaded).
 func (r *Registry) Replace(e Entry) error {
-	if err := checkEntry(e.Info); err != nil {
+	cs, err := r.checkEntry(e.Info)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.entries[e.Kind] == nil {
 		r.entries[e.Kind] = map[string]Entry{}
+	}
+	e.schema = r.holdSchema(cs) // before the release: an unchanged schema stays compiled
+	if old, ok := r.entries[e.Kind][e.Name]; ok {
+		r.releaseSchema(old.schema)
 	}
 	r.entries[e.Kind][e.Name] = e
 	return nil
@@ -118,14 +134,28 @@ func (r *Registry) Replace(e Entry) error {
 func (r *Registry) Unregister(kind sdk.Kind, name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.entries[kind][name]; !ok {
+	old, ok := r.entries[kind][name]
+	if !ok {
 		return false
 	}
+	r.releaseSchema(old.schema)
 	delete(r.entries[kind], name)
 	return true
 }
 
-func checkEntry(info sdk.Info) error {
+// checkEntry checks an entry's info and compiles its config schema.
+func (r *Registry) checkEntry(info sdk.Info) (*configSchema, error) {
+	if err := checkInfo(info); err != nil {
+		return nil, err
+	}
+	cs, err := r.acquireSchema(info.ConfigSchema)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", info.Kind, info.Name, err)
+	}
+	return cs, nil
+}
+
+func checkInfo(info sdk.Info) error {
 	if err := info.Check(); err != nil {
 		return err
 	}

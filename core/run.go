@@ -632,7 +632,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		if failures >= n.retry.maxAttempts || !n.retry.retryable(stepErr) {
 			break
 		}
-		if !n.idempotent && (stepErr.Code == sdk.CodeTimeout || stepErr.Code == sdk.CodeConnection) {
+		if !n.idempotent && (stepErr.Code == sdk.CodeTimeout || stepErr.Code == sdk.CodeConnection || stepErr.Code == sdk.CodePluginCrashed) {
 			break // the request may have done its work: an at-most-once step is not sent again
 		}
 		if stepErr.RetryAfter > MaxRetryAfter {
@@ -714,6 +714,13 @@ func (x *run) attempt(ctx context.Context, n *Node, sc scope, info sdk.RunInfo, 
 	cfg, err := n.config.Render(ctx, sc)
 	if err != nil {
 		return nil, nil, nil, templateErr(err)
+	}
+	if n.schema != nil {
+		// Before the breaker: a config the component would refuse says
+		// nothing about the service behind it.
+		if err := n.schema.checkRendered(cfg, n.def.Type); err != nil {
+			return nil, cfg, nil, err
+		}
 	}
 	if n.breaker != nil {
 		permit, aerr := x.e.breakers.Acquire(ctx, *n.breaker)

@@ -47,7 +47,16 @@ type Info struct {
 	Version string
 	// Summary is one sentence for listings and documentation.
 	Summary string
-	// ConfigSchema is an optional JSON Schema of the component's config.
+	// ConfigSchema is an optional JSON Schema of the component's config
+	// (draft 2020-12, the default, or draft 7 by $schema). The engine checks
+	// configs against it when a workflow is validated (a step's unrendered
+	// config, tolerating violations at strings holding {{…}} templates; a
+	// transform's or validator's static config strictly) and, for a step,
+	// on the rendered config before every attempt, failing it with
+	// CodeInvalidConfig. An absent config is checked as {}. The schema must
+	// be self-contained ($ref only into itself): a schema that does not
+	// compile, or refers to remote or file documents, makes the component's
+	// registration fail. Nil means no schema check.
 	ConfigSchema json.RawMessage
 	// New returns a new, unconfigured instance (normally a pointer).
 	New func() Component

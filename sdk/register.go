@@ -125,7 +125,8 @@ func WithSummary(s string) FuncOption { return func(i *Info) { i.Summary = s } }
 // WithVersion sets the component's version.
 func WithVersion(v string) FuncOption { return func(i *Info) { i.Version = v } }
 
-// WithConfigSchema sets the JSON Schema of the component's config.
+// WithConfigSchema sets the JSON Schema of the component's config; see
+// [Info.ConfigSchema] for how the engine uses it.
 func WithConfigSchema(schema json.RawMessage) FuncOption {
 	return func(i *Info) { i.ConfigSchema = schema }
 }

@@ -57,20 +57,20 @@ type transformConfig struct {
 }
 
 type operationConfig struct {
-	Type       string            `json:"type"`
-	Mapping    map[string]string `json:"mapping"`
-	Keep       bool              `json:"keep"`
-	From       string            `json:"from"`
-	To         string            `json:"to"`
-	Field      string            `json:"field"`
-	Expression string            `json:"expression"`
-	Format     string            `json:"format"`
-	Layout     string            `json:"layout"`
-	Decimals   *int              `json:"decimals"`
-	With       any               `json:"with"`
-	Deep       bool              `json:"deep"`
-	Value      any               `json:"value"`
-	Fields     []string          `json:"fields"`
+	Type       string             `json:"type"`
+	Mapping    map[string]string  `json:"mapping"`
+	Keep       bool               `json:"keep"`
+	From       string             `json:"from"`
+	To         string             `json:"to"`
+	Field      string             `json:"field"`
+	Expression string             `json:"expression"`
+	Format     string             `json:"format"`
+	Layout     string             `json:"layout"`
+	Decimals   *int               `json:"decimals"`
+	With       any                `json:"with"`
+	Deep       bool               `json:"deep"`
+	Value      any                `json:"value"`
+	Fields     []string           `json:"fields"`
 	Name       string             `json:"name"`
 	Rule       string             `json:"rule"`
 	Script     *core.InlineScript `json:"script"`

@@ -43,8 +43,8 @@ func (*Validation) Info() sdk.Info {
 }
 
 type validationConfig struct {
-	Data            any               `json:"data"`
-	Rules           map[string]string `json:"rules"`
+	Data            any                `json:"data"`
+	Rules           map[string]string  `json:"rules"`
 	Validator       string             `json:"validator"`
 	Script          *core.InlineScript `json:"script"`
 	ValidatorConfig map[string]any     `json:"validatorConfig"`
