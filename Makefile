@@ -8,13 +8,31 @@ BIN     := bin
 FUZZTIME ?= 20000x
 FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode ./server:FuzzBlankReadOnly
 
-.PHONY: all build run run-once test lint fuzz bench clean
+.PHONY: all build examples run run-once test lint fuzz bench clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/weft ./cmd/weft
 	$(GO) build -o $(BIN)/mockapi ./examples/mockapi/cmd/mockapi
+
+# examples: bin/weft, bin/mockapi, every WASM guest of examples/wasm/
+# built into bin/modules/NAME.wasm (the --modules-dir of the examples), and
+# every plugin of examples/plugins/ into bin/plugins/NAME (the --plugins-dir);
+# no binary is committed.
+examples: build
+	@mkdir -p $(BIN)/modules
+	@for dir in examples/wasm/*/; do \
+		name=$$(basename $$dir); \
+		echo "build $(BIN)/modules/$$name.wasm"; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(BIN)/modules/$$name.wasm ./$$dir || exit 1; \
+	done
+	@mkdir -p $(BIN)/plugins
+	@for dir in examples/plugins/*/; do \
+		name=$$(basename $$dir); \
+		echo "build $(BIN)/plugins/$$name"; \
+		CGO_ENABLED=0 $(GO) build -o $(BIN)/plugins/$$name ./$$dir || exit 1; \
+	done
 
 # run: the server on the embedded SQLite default (weft.db here), with the
 # example workflows loaded and the mock API they call on 127.0.0.1:9100 (the
@@ -43,7 +61,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./core/ ./db/
+	$(GO) test -run='^$$' -bench=. -benchmem ./core/ ./db/ ./scripting/lua/ ./scripting/wasm/ ./scripting/bench/
 
 clean:
 	rm -rf $(BIN)

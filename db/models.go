@@ -326,6 +326,8 @@ type TransformationRule struct {
 	Config      JSON
 	CreatedAt   int64
 	UpdatedAt   int64
+	// Version is the rule's revision, from 1.
+	Version int
 }
 
 // OrchestrationMetrics aggregates the executions of a workflow per time bucket.

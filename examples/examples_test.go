@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weftworks/weft/core"
-	"github.com/weftworks/weft/core/egress"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/examples/mockapi"
 )
@@ -21,14 +20,17 @@ const webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 type example struct {
 	input map[string]any
-	check func(t *testing.T, exec *core.Execution, mock *mockapi.Server)
+	// scripted examples need the Lua scripts of lua/ and the WASM modules
+	// of wasm/ (weft run --scripts-dir lua --modules-dir bin/modules).
+	scripted bool
+	check    func(t *testing.T, exec *core.Execution, mock *mockapi.Server, logs string)
 }
 
 // examples maps every example file to its input and what it must produce.
 var examples = map[string]example{
 	"lead-distribution.json": {
 		input: map[string]any{"leadId": "42"},
-		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server, _ string) {
 			out := exec.Output.(map[string]any)
 			for _, carrier := range []string{"carrier_a", "carrier_b"} {
 				resp := out[carrier].(map[string]any)
@@ -42,14 +44,14 @@ var examples = map[string]example{
 	},
 	"steps/http-request.json": {
 		input: map[string]any{"leadId": "42"},
-		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, _ string) {
 			require.Equal(t, 3, exec.Steps["flaky"].Attempts)
 			require.Equal(t, float64(3), exec.Output.(map[string]any)["attempts"])
 		},
 	},
 	"steps/data-transform.json": {
 		input: map[string]any{"leadId": "42"},
-		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, _ string) {
 			require.Equal(t, map[string]any{
 				"who":   "Ada Lovelace",
 				"email": "ada.lovelace@example.com",
@@ -60,7 +62,7 @@ var examples = map[string]example{
 	},
 	"steps/conditional.json": {
 		input: map[string]any{"leadId": "7"}, // score 30: the cold branch
-		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, _ string) {
 			require.Equal(t, core.StatusSkipped, exec.Steps["hot"].Status)
 			require.Equal(t, core.StatusCompleted, exec.Steps["cold"].Status)
 			require.Equal(t, "else", exec.Output.(map[string]any)["branch"])
@@ -68,7 +70,7 @@ var examples = map[string]example{
 	},
 	"steps/parallel.json": {
 		input: map[string]any{"leadId": "42"},
-		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, _ string) {
 			require.Equal(t, core.StatusFailed, exec.Steps["initech"].Status, "the carrier that is down fails alone")
 			out := exec.Output.(map[string]any)
 			require.Equal(t, float64(208), out["cheapest"])
@@ -77,7 +79,7 @@ var examples = map[string]example{
 	},
 	"steps/for-each.json": {
 		input: map[string]any{},
-		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server, _ string) {
 			quotes := exec.Output.(map[string]any)["quotes"].([]any)
 			require.Len(t, quotes, 4) // one per lead of the mock
 			require.Contains(t, exec.Steps, "submit_one[3]")
@@ -89,7 +91,7 @@ var examples = map[string]example{
 	},
 	"steps/wait.json": {
 		input: map[string]any{"pauseMs": 20},
-		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, _ string) {
 			out := exec.Output.(map[string]any)
 			require.Equal(t, "ok", out["health"])
 			require.GreaterOrEqual(t, out["waitedMs"], float64(20))
@@ -97,16 +99,23 @@ var examples = map[string]example{
 	},
 	"steps/webhook-call.json": {
 		input: map[string]any{"leadId": "42"},
-		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, mock *mockapi.Server, _ string) {
 			deliveries := mock.Deliveries()
 			require.Len(t, deliveries, 1)
 			require.True(t, deliveries[0].Verified, "the mock verifies the Standard Webhooks signature")
 			require.Equal(t, true, exec.Output.(map[string]any)["signed"])
 		},
 	},
+	"mixed-lead-pipeline.json": {
+		input:    map[string]any{"leadId": "42"},
+		scripted: true,
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, logs string) {
+			checkQualifiedLead(t, exec, logs)
+		},
+	},
 	"steps/validation.json": {
 		input: map[string]any{"leadId": "42"},
-		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server) {
+		check: func(t *testing.T, exec *core.Execution, _ *mockapi.Server, _ string) {
 			require.Equal(t, float64(201), exec.Output.(map[string]any)["status"])
 		},
 	},
@@ -125,27 +134,9 @@ func TestExamples(t *testing.T) {
 		require.True(t, ok, "no test for %s", f)
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
-			mock := mockapi.New(mockapi.WithWebhookSecret(webhookSecret))
-			srv := httptest.NewServer(mock)
-			t.Cleanup(srv.Close)
-			eng := core.New(core.Options{
-				Registry: steps.NewRegistry(steps.Options{Client: egress.NewClient(egress.Options{})}),
-				Secrets:  core.MapSecrets{"webhook": webhookSecret},
-			})
-			data, err := os.ReadFile(f)
-			require.NoError(t, err)
-			wf, err := eng.ValidateDocument(context.Background(), data)
-			require.NoError(t, err)
-			plan, err := eng.Compile(context.Background(), wf)
-			require.NoError(t, err)
-			input := map[string]any{"apiBase": srv.URL}
-			for k, v := range ex.input {
-				input[k] = v
-			}
-			exec, err := eng.Execute(context.Background(), plan, input)
-			require.NoError(t, err)
+			exec, mock, logs := runExample(t, f, ex.scripted, ex.input)
 			require.Equal(t, core.StatusCompleted, exec.Status, "error: %v", exec.Error)
-			ex.check(t, exec, mock)
+			ex.check(t, exec, mock, logs)
 		})
 	}
 }

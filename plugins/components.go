@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/sdk/plugin"
@@ -148,8 +149,18 @@ func (r *remote) call(ctx context.Context, in any, run *sdk.RunInfo) (any, error
 // answer either (hung).
 func (r *remote) failed(ctx context.Context, c *plugin.Client, err error) error {
 	p := r.p
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	ctxErr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(dl) {
+		// The deadline passed but ctx's timer has not fired yet (a busy
+		// machine): gRPC, which enforces the deadline on both sides, saw it
+		// first. It is a timeout, not a broken connection.
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil {
 		go p.checkHealth(c) // the call ran out of time or was cancelled: is the plugin still there?
+		// The context's error first: callers match it with errors.Is, as
+		// with every other runtime (gRPC's status error is not it).
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return &sdk.Error{Code: sdk.CodeTimeout, Retryable: true,
 				Message: fmt.Sprintf("plugin %s: %s %q did not answer in time", p.name, r.kind, r.name), Err: err}

@@ -115,9 +115,14 @@ func New(opts Options) *Manager {
 
 // Status describes one plugin, for `weft plugins list` and the API.
 type Status struct {
-	Name       string `json:"name"`
-	Path       string `json:"path"`
-	SHA256     string `json:"sha256"`
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	// Module and Version are the plugin's Go module and version, from
+	// its build info ("(devel)" for a local build).
+	Module  string `json:"module,omitempty"`
+	Version string `json:"version,omitempty"`
+	// SDKVersion is the version of weft's module it was built with.
 	SDKVersion string `json:"sdkVersion,omitempty"`
 	Protocol   int    `json:"protocol"`
 	State      State  `json:"state"`

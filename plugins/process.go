@@ -217,7 +217,7 @@ func (p *process) stop() {
 func (p *process) status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Status{Name: p.name, Path: p.path, SHA256: p.sha256, SDKVersion: p.desc.SDKVersion, Protocol: plugin.ProtocolVersion,
+	st := Status{Name: p.name, Path: p.path, SHA256: p.sha256, SDKVersion: p.desc.SDKVersion, Module: p.desc.Module, Version: p.desc.Version, Protocol: plugin.ProtocolVersion,
 		State: p.state, Error: p.lastErr, Starts: p.starts}
 	if p.client != nil {
 		if p.client.Exited() {

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// routes is every endpoint. Those under /api/v1/ (but health, the keys and
-// the OpenAPI document) are served under /api/v1/orchestration/ too, as the
+// routes is every endpoint. Those under /api/v1/ (but health, the keys, the
+// stored scripts and the OpenAPI document) are served under /api/v1/orchestration/ too, as the
 // original served them. server/openapi.json documents every one of them
 // (openapi_test.go checks it).
 func (s *Server) routes() []route {
@@ -40,13 +40,28 @@ func (s *Server) routes() []route {
 		{"GET", "/api/orchestration/active", permRead, s.listActive},
 		{"GET", "/api/orchestration/active/{requestId}", permRead, s.getActive},
 
+		{"GET", "/api/v1/transformation-rules", permRead, s.listRules},
+		{"POST", "/api/v1/transformation-rules", permAuthor, s.createRule},
+		{"GET", "/api/v1/transformation-rules/{name}", permRead, s.getRule},
+		{"PUT", "/api/v1/transformation-rules/{name}", permAuthor, s.updateRule},
+		{"DELETE", "/api/v1/transformation-rules/{name}", permAuthor, s.deleteRule},
+
+		{"GET", "/api/v1/modules", permRead, s.listModules},
+		{"POST", "/api/v1/modules", permAdmin, s.uploadModule},
+		{"GET", "/api/v1/modules/{name}", permRead, s.getModule},
+		{"DELETE", "/api/v1/modules/{name}", permAdmin, s.deleteModule},
+
+		{"GET", "/api/v1/plugins", permRead, s.listPlugins},
+		{"POST", "/api/v1/plugins/reload", permAdmin, s.reloadPlugins},
+
 		{"GET", "/api/v1/api-keys", permAdmin, s.listKeys},
 		{"POST", "/api/v1/api-keys", permAdmin, s.createKey},
 		{"DELETE", "/api/v1/api-keys/{id}", permAdmin, s.revokeKey},
 	}
 	for _, rt := range rs {
 		rest, ok := strings.CutPrefix(rt.path, "/api/v1/")
-		if !ok || strings.HasPrefix(rest, "orchestration/") || strings.HasPrefix(rest, "api-keys") || rest == "openapi.json" {
+		if !ok || strings.HasPrefix(rest, "orchestration/") || strings.HasPrefix(rest, "api-keys") || rest == "openapi.json" ||
+			strings.HasPrefix(rest, "transformation-rules") || strings.HasPrefix(rest, "modules") || strings.HasPrefix(rest, "plugins") { // new resources: no alias
 			continue
 		}
 		alias := rt

@@ -38,6 +38,15 @@ type Options struct {
 	NoAuth bool
 	// MaxWait bounds ?wait= on execute; default 60s.
 	MaxWait time.Duration
+	// Rules serves /api/v1/transformation-rules; nil answers 404 there.
+	Rules Rules
+	// Modules serves /api/v1/modules; nil answers 404 there.
+	Modules Modules
+	// MaxModuleSize bounds an uploaded module, in bytes; default
+	// DefaultMaxModuleSize.
+	MaxModuleSize int64
+	// Plugins serves /api/v1/plugins; nil answers 404 there.
+	Plugins Plugins
 }
 
 // Server serves the API. It is an http.Handler.
@@ -50,8 +59,13 @@ type Server struct {
 	maxBody int64
 	noAuth  bool
 	maxWait time.Duration
-	mux     *http.ServeMux
-	waiter  waiter
+	rules   Rules
+	modules Modules
+	// maxModuleSize caps module uploads (library.go).
+	maxModuleSize int64
+	plugins       Plugins
+	mux           *http.ServeMux
+	waiter        waiter
 }
 
 // New returns a server.
@@ -62,6 +76,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		engine: opts.Engine, catalog: opts.Catalog, keys: opts.Keys, ready: opts.Ready, log: opts.Logger,
 		maxBody: opts.MaxBody, noAuth: opts.NoAuth, maxWait: opts.MaxWait, mux: http.NewServeMux(),
+		rules: opts.Rules, modules: opts.Modules, maxModuleSize: opts.MaxModuleSize, plugins: opts.Plugins,
+	}
+	if s.maxModuleSize <= 0 {
+		s.maxModuleSize = DefaultMaxModuleSize
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -145,8 +163,12 @@ func (s *Server) handler(rt route) http.Handler {
 		}()
 		r, err := s.authorize(r, rt.perm)
 		if err == nil && r.Body != nil && r.Body != http.NoBody && hasBody(r.Method) {
-			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
-			err = checkMediaType(r)
+			if limit, raw := s.rawBodyLimit(rt); raw {
+				r.Body = http.MaxBytesReader(w, r.Body, limit) // the handler checks the media type
+			} else {
+				r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+				err = checkMediaType(r)
+			}
 		}
 		if err == nil {
 			err = rt.handle(w, r)

@@ -17,6 +17,7 @@ import (
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
 	"github.com/weftworks/weft/examples/mockapi"
+	"github.com/weftworks/weft/scripting/library"
 	"github.com/weftworks/weft/server"
 )
 
@@ -36,6 +37,8 @@ type env struct {
 	mock *mockapi.Server
 	api  string
 	keys map[server.Role]string
+	lib  *library.Library
+	reg  *core.Registry
 }
 
 // databases are the databases the server tests run on: SQLite always,
@@ -98,8 +101,10 @@ func newEnv(t *testing.T, dsn string) *env {
 	e := &env{t: t, db: d, keys: map[server.Role]string{}, mock: mockapi.New()}
 	api := httptest.NewServer(e.mock)
 	e.api = api.URL
+	reg := steps.NewRegistry(steps.Options{})
+	e.scripts(reg, d) // LUA, WASM, stored rules and modules (library_test.go)
 	eng := core.New(core.Options{
-		Registry: steps.NewRegistry(steps.Options{}), Store: d.Store(),
+		Registry: reg, Store: d.Store(),
 		Observer: func(ev core.Event) {
 			if e.srv != nil {
 				e.srv.Observe(ev)
@@ -108,7 +113,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	})
 	e.eng = eng
 	store := d.Store()
-	e.srv, err = server.New(server.Options{Engine: eng, Catalog: store, Keys: store, MaxBody: 1 << 20})
+	e.srv, err = server.New(server.Options{Engine: eng, Catalog: store, Keys: store, MaxBody: 1 << 20, Rules: e.lib, Modules: e.lib})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +414,7 @@ func roleMatrix(t *testing.T, e *env) {
 		"admin":  {server.RoleAdmin},
 	}
 	for _, ep := range e.srv.Endpoints() {
-		path := strings.NewReplacer("{id}", "00000000-0000-0000-0000-000000000000", "{serviceId}", "no-such-service", "{requestId}", "00000000-0000-0000-0000-000000000000").Replace(ep.Path)
+		path := strings.NewReplacer("{id}", "00000000-0000-0000-0000-000000000000", "{serviceId}", "no-such-service", "{requestId}", "00000000-0000-0000-0000-000000000000", "{name}", "no-such-name").Replace(ep.Path)
 		allowed, ok := may[ep.Permission]
 		if !ok {
 			t.Fatalf("%s %s: unknown permission %q", ep.Method, ep.Path, ep.Permission)

@@ -15,6 +15,7 @@ import (
 	"github.com/weftworks/weft/core/egress"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/scripting/library"
 )
 
 // dbFlags are the database flags shared by the commands that use one.
@@ -85,6 +86,9 @@ type engineFlags struct {
 	lease       time.Duration
 	owner       string
 	modulesDir  string
+	scriptsDir  string
+	syncEvery   time.Duration
+	pluginFlags
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
@@ -96,18 +100,46 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.lease, "lease", f.lease, "how long an execution stays claimed without renewal; another worker takes it over after (env WEFT_LEASE)")
 	fs.StringVar(&f.owner, "name", os.Getenv("WEFT_WORKER_NAME"), "this worker's name in leases (default host:pid:random; env WEFT_WORKER_NAME)")
 	fs.StringVar(&f.modulesDir, "modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) to load as transforms, validators and WASM steps (env WEFT_MODULES_DIR)")
+	fs.StringVar(&f.scriptsDir, "scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
+	f.syncEvery, _ = time.ParseDuration(envOr("WEFT_SYNC_INTERVAL", library.DefaultSyncInterval.String()))
+	f.pluginFlags.register(fs)
+	fs.DurationVar(&f.syncEvery, "sync-interval", f.syncEvery, "how often to load the transformation rules and WASM modules other instances stored, changed or deleted (env WEFT_SYNC_INTERVAL)")
+}
+
+// extensions are what an engine runs besides the built-in steps: the
+// stored rules and modules (lib, to keep in sync with lib.Run) and the
+// plugins.
+type extensions struct {
+	lib     *library.Library
+	plugins *boundPlugins
 }
 
 // engine builds an engine on the database with the built-in steps, LUA,
-// and the WASM modules of --modules-dir; close releases the modules.
-func (f *engineFlags) engine(ctx context.Context, d *db.DB, logger *slog.Logger, observer func(core.Event)) (eng *core.Engine, close func(), err error) {
+// the Lua scripts of --scripts-dir, the WASM modules of --modules-dir, the
+// rules and modules stored in the database and the plugins of
+// --plugins-dir; close stops the plugins and releases the modules once the
+// engine is done.
+func (f *engineFlags) engine(ctx context.Context, d *db.DB, logger *slog.Logger, observer func(core.Event)) (eng *core.Engine, ext extensions, close func(), err error) {
 	eo, err := f.egressFlags.options()
 	if err != nil {
-		return nil, nil, err
+		return nil, ext, nil, err
 	}
 	reg := registry(steps.Options{Client: egress.NewClient(eo)})
-	if close, err = loadModules(ctx, reg, f.modulesDir); err != nil {
-		return nil, nil, err
+	if err := loadScripts(reg, f.scriptsDir); err != nil {
+		return nil, ext, nil, err
+	}
+	lib, closeModules, err := loadLibrary(ctx, reg, d, f.modulesDir, logger)
+	if err != nil {
+		return nil, ext, nil, err
+	}
+	bp, err := startPlugins(ctx, reg, f.pluginFlags, logger)
+	if err != nil {
+		closeModules()
+		return nil, ext, nil, err
+	}
+	close = func() {
+		_ = bp.Close(context.WithoutCancel(ctx))
+		closeModules()
 	}
 	return core.New(core.Options{
 		Registry:      reg,
@@ -117,7 +149,7 @@ func (f *engineFlags) engine(ctx context.Context, d *db.DB, logger *slog.Logger,
 		Observer:      observer,
 		LeaseDuration: f.lease,
 		Owner:         f.owner,
-	}), close, nil
+	}), extensions{lib: lib, plugins: bp}, close, nil
 }
 
 func cmdWorker(ctx context.Context, args []string, stderr io.Writer) int {
@@ -142,7 +174,7 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer d.Close()
-	eng, closeModules, err := ef.engine(ctx, d, logger, func(ev core.Event) {
+	eng, ext, closeExtensions, err := ef.engine(ctx, d, logger, func(ev core.Event) {
 		if ev.Type == core.EventExecutionFinished {
 			logger.Info("execution finished", "execution", ev.ExecutionID, "status", ev.Status, "ms", ev.Duration.Milliseconds())
 		}
@@ -151,7 +183,8 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weft worker: %v\n", err)
 		return exitUsage
 	}
-	defer closeModules()
+	defer closeExtensions()
+	go ext.lib.Run(ctx, ef.syncEvery)
 	logger.Info("worker started", "db", d.Dialect(), "name", eng.Owner(), "concurrency", ef.concurrency, "lease", ef.lease)
 	if err := eng.Work(ctx, core.WorkOptions{Concurrency: ef.concurrency}); err != nil {
 		fmt.Fprintf(stderr, "weft worker: %v\n", err)

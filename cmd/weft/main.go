@@ -6,6 +6,7 @@
 //	weft worker --db DSN                   run executions from a database
 //	weft serve [--addr …] [--db DSN]       serve the REST API and run executions
 //	weft apikey create|list|revoke         manage the server's API keys
+//	weft plugins list                      list the plugins and what they provide
 //	weft migrate --db DSN                  apply database migrations
 //	weft version                           print the version
 //
@@ -41,6 +42,7 @@ Usage:
   weft worker [flags]                         run executions from a database
   weft serve [flags]                          serve the REST API and run executions
   weft apikey create|list|revoke [flags]      manage the server's API keys
+  weft plugins list [flags]                   list the plugins and what they provide
   weft migrate [flags]                        apply database migrations
   weft version                                print the version
 
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "apikey":
 		return cmdAPIKey(ctx, args[1:], stdout, stderr)
+	case "plugins":
+		return cmdPlugins(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -28,6 +28,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	dsn := fs.String("db", "", "record the execution in this database (SQLite file or postgres:// URL); default: in memory")
 	sync := fs.String("sqlite-synchronous", envOr("WEFT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode (FULL or NORMAL)")
 	modulesDir := fs.String("modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) to load (env WEFT_MODULES_DIR)")
+	scriptsDir := fs.String("scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
 	var eg egressFlags
 	eg.register(fs)
 	fs.Usage = func() {
@@ -56,6 +57,10 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 	progress := &progressPrinter{w: stderr, quiet: *quiet}
 	reg := registry(steps.Options{Client: egress.NewClient(egressOpts)})
+	if err := loadScripts(reg, *scriptsDir); err != nil {
+		fmt.Fprintf(stderr, "weft run: %v\n", err)
+		return exitUsage
+	}
 	release, err := loadModules(ctx, reg, *modulesDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "weft run: %v\n", err)

@@ -26,6 +26,8 @@ type serveFlags struct {
 	noAuth   bool
 	maxBody  int64
 	shutdown time.Duration
+	// maxModuleSize caps POST /api/v1/modules, apart from maxBody.
+	maxModuleSize int64
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -38,6 +40,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.load, "load", "workflow files to add to the catalog at start, unless one of the same name is there (repeatable)")
 	fs.BoolVar(&f.noAuth, "no-auth", f.noAuth, "serve without API keys, every caller an admin: local development only, refused unless --addr is loopback (env WEFT_NO_AUTH=true)")
 	fs.Int64Var(&f.maxBody, "max-body", f.maxBody, "largest request body accepted, in bytes (env WEFT_MAX_BODY)")
+	f.maxModuleSize, _ = strconv.ParseInt(envOr("WEFT_MAX_MODULE_SIZE", strconv.Itoa(server.DefaultMaxModuleSize)), 10, 64)
+	fs.Int64Var(&f.maxModuleSize, "max-module-size", f.maxModuleSize, "largest WASM module accepted by POST /api/v1/modules, in bytes (env WEFT_MAX_MODULE_SIZE)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", f.shutdown, "on SIGTERM/SIGINT, how long running steps may take to finish; the rest resume at the next start (env WEFT_SHUTDOWN_TIMEOUT)")
 }
 
@@ -68,7 +72,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer d.Close()
 	var srv *server.Server
-	eng, closeModules, err := sf.engine(ctx, d, logger, func(ev core.Event) {
+	eng, ext, closeExtensions, err := sf.engine(ctx, d, logger, func(ev core.Event) {
 		if srv != nil {
 			srv.Observe(ev)
 		}
@@ -77,10 +81,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitUsage
 	}
-	defer closeModules()
+	defer closeExtensions() // after the engine has drained: plugins stop last
 	store := d.Store()
 	srv, err = server.New(server.Options{
 		Engine: eng, Catalog: store, Keys: store, Logger: logger, MaxBody: sf.maxBody, NoAuth: sf.noAuth,
+		Rules: ext.lib, Modules: ext.lib, MaxModuleSize: sf.maxModuleSize, Plugins: ext.plugins,
 		Ready: func(ctx context.Context) error { return ready(ctx, d) },
 	})
 	if err != nil {
@@ -103,6 +108,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailed
 		}
 	}
+	go ext.lib.Run(ctx, sf.syncEvery) // rules and modules other instances change
 	logger.Info("serving", "addr", ln.Addr().String(), "db", d.Dialect(), "auth", !sf.noAuth)
 	return serve(ctx, ln, srv, eng, sf, logger, stderr)
 }

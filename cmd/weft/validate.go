@@ -16,8 +16,11 @@ import (
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("weft validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	modulesDir := fs.String("modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) whose components workflows may name (env WEFT_MODULES_DIR)")
+	scriptsDir := fs.String("scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: weft validate FILE…\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not, 2 on bad usage.")
+		fmt.Fprintln(stderr, "Usage: weft validate FILE… [flags]\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not, 2 on bad usage.\n\nFlags:")
+		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)
 	if err != nil {
@@ -27,7 +30,18 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.Usage()
 		return exitUsage
 	}
-	eng := core.New(core.Options{Registry: registry(steps.Options{})})
+	reg := registry(steps.Options{})
+	if err := loadScripts(reg, *scriptsDir); err != nil {
+		fmt.Fprintf(stderr, "weft validate: %v\n", err)
+		return exitUsage
+	}
+	release, err := loadModules(ctx, reg, *modulesDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft validate: %v\n", err)
+		return exitUsage
+	}
+	defer release()
+	eng := core.New(core.Options{Registry: reg})
 	code := exitOK
 	for _, f := range files {
 		wf, problems, err := check(ctx, eng, f)

@@ -28,6 +28,18 @@
 //	                                  "down" → 503; non-JSON body → 400; a repeated Idempotency-Key
 //	                                  for the same carrier replays the first quote with
 //	                                  "replayed":true and an Idempotent-Replayed: true header
+//	PUT        /crm/contacts/{email}  upserts a CRM contact from {"firstName","lastName","phone","company"}
+//	                                  (and optionally "email", which must be the path's): 201 when
+//	                                  created, 200 when updated, body {"contact":{"id":"c-<n>","email",
+//	                                  "firstName","lastName","phone","company","version"},"created",
+//	                                  "idempotencyKey","replayed"}; addresses are matched in lower
+//	                                  case and PUT replaces the fields (an omitted phone is cleared);
+//	                                  unknown fields or bad JSON → 400; a malformed address, missing
+//	                                  names or a body email that differs → 422; a repeated
+//	                                  Idempotency-Key replays the first response (status included)
+//	                                  with "replayed":true and Idempotent-Replayed: true, or is 422
+//	                                  when it was used for another contact
+//	GET        /crm/contacts/{email}  200 the contact; else 404
 //	GET, POST  /flaky                 ?key=K&failures=N&status=S&retryAfter=R: per key, calls 1..N
 //	                                  fail with S (default 503) {"error":"flaky failure","attempt":i}
 //	                                  and Retry-After: R when R is given; later calls return

@@ -82,9 +82,12 @@ type Server struct {
 	mu         sync.Mutex
 	requests   []Request
 	deliveries []Delivery
-	flaky      map[string]int     // key → calls so far
-	quoteSeq   map[string]int     // carrier → quotes issued
-	quotes     map[quoteKey]quote // (carrier, idempotency key) → first response
+	flaky      map[string]int          // key → calls so far
+	quoteSeq   map[string]int          // carrier → quotes issued
+	quotes     map[quoteKey]quote      // (carrier, idempotency key) → first response
+	contacts   map[string]contact      // lower-cased e-mail → contact
+	contactSeq int                     // contacts created
+	upserts    map[string]upsertRecord // idempotency key → first contact upsert
 }
 
 type quoteKey struct{ carrier, idempotencyKey string }
@@ -116,6 +119,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /leads", s.handleLeads)
 	s.mux.HandleFunc("GET /leads/{id}", s.handleLead)
 	s.mux.HandleFunc("POST /carriers/{name}", s.handleCarrier)
+	s.mux.HandleFunc("PUT /crm/contacts/{email}", s.handleUpsertContact)
+	s.mux.HandleFunc("GET /crm/contacts/{email}", s.handleGetContact)
 	s.mux.HandleFunc("GET /flaky", s.handleFlaky)
 	s.mux.HandleFunc("POST /flaky", s.handleFlaky)
 	s.mux.HandleFunc("GET /slow", s.handleSlow)
@@ -203,8 +208,8 @@ func (s *Server) Deliveries() []Delivery {
 }
 
 // Reset clears the recorded requests and deliveries, the /flaky counters,
-// and the carrier quote counters and idempotency records, returning the
-// server to its initial state.
+// the carrier quote counters, the CRM contacts and the idempotency records,
+// returning the server to its initial state.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -217,6 +222,9 @@ func (s *Server) resetLocked() {
 	s.flaky = make(map[string]int)
 	s.quoteSeq = make(map[string]int)
 	s.quotes = make(map[quoteKey]quote)
+	s.contacts = make(map[string]contact)
+	s.contactSeq = 0
+	s.upserts = make(map[string]upsertRecord)
 }
 
 func (s *Server) record(r Request) {

@@ -110,16 +110,21 @@ func (s *state) fromLua(v glua.LValue, depth int) (any, error) {
 	return nil, fmt.Errorf("a Lua %s cannot be converted to JSON", v.Type())
 }
 
-func (s *state) tableFromLua(t *glua.LTable, depth int) (any, error) {
-	n := t.Len()
-	count := 0
-	allInts := true
+// keyShape counts t's keys and tells whether they are all integers in
+// 1..n, n being its length.
+func keyShape(t *glua.LTable) (n, count int, allInts bool) {
+	n, allInts = t.Len(), true
 	t.ForEach(func(k, _ glua.LValue) {
 		count++
 		if f, ok := k.(glua.LNumber); !ok || float64(f) != math.Trunc(float64(f)) || f < 1 || int(f) > n {
 			allInts = false
 		}
 	})
+	return n, count, allInts
+}
+
+func (s *state) tableFromLua(t *glua.LTable, depth int) (any, error) {
+	n, count, allInts := keyShape(t)
 	if t.Metatable == s.arrayMT || (count > 0 && allInts && count == n) {
 		if !allInts || count != n {
 			return nil, fmt.Errorf("a table marked as an array has keys other than 1..%d", n)

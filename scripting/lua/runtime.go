@@ -90,6 +90,7 @@ type Runtime struct {
 	protos sync.Map // [32]byte → *glua.FunctionProto
 	cached atomic.Int64
 	wd     *watchdog
+	rules  ruleSet // stored rules, by name (rules.go)
 }
 
 // New returns a runtime with the given options.
@@ -382,6 +383,11 @@ func (s *state) scriptError(sc *Script, err error) error {
 		}
 		e := sdk.Errorf(code, "%s", truncate(msg))
 		e.Retryable = glua.LVAsBool(t.RawGetString("retryable"))
+		if d := t.RawGetString("details"); d != glua.LNil {
+			if v, err := s.fromLua(d, 0); err == nil {
+				e.Details = v
+			}
+		}
 		return e
 	}
 	msg := aerr.Object.String()

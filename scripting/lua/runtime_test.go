@@ -313,3 +313,25 @@ func TestStackFloodWithUnpack(t *testing.T) {
 	require.ErrorContains(t, err, "registry overflow")
 	requireHealthy(t, rt)
 }
+
+func TestJSONIsArrayAndErrorDetails(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	sc, err := rt.Compile("isarray", `return {
+	  input = json.isarray(input.list), empty = json.isarray(input.empty), obj = json.isarray(input.obj),
+	  lit = json.isarray({1, 2}), blank = json.isarray({}), marked = json.isarray(json.array()),
+	  holes = json.isarray({[1] = 1, [3] = 3}), str = json.isarray("x")}`)
+	require.NoError(t, err)
+	res, err := rt.Run(t.Context(), sc, lua.Call{Input: map[string]any{"list": []any{1.0}, "empty": []any{}, "obj": map[string]any{}}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"input": true, "empty": true, "obj": false, "lit": true, "blank": false,
+		"marked": true, "holes": false, "str": false}, res.Value)
+
+	sc, err = rt.Compile("details", `error({code = "BAD_LEAD", message = "no email", retryable = true, details = {field = "email", seen = json.array()}})`)
+	require.NoError(t, err)
+	_, err = rt.Run(t.Context(), sc, lua.Call{})
+	e := sdk.AsError(err)
+	require.Equal(t, "BAD_LEAD", e.Code)
+	require.True(t, e.Retryable)
+	require.Equal(t, map[string]any{"field": "email", "seen": []any{}}, e.Details)
+}

@@ -92,6 +92,7 @@ func newState(rt *Runtime) *state {
 	js.RawSetString("decode", L.NewFunction(s.jsonDecode))
 	js.RawSetString("null", s.null)
 	js.RawSetString("array", L.NewFunction(s.jsonArray))
+	js.RawSetString("isarray", L.NewFunction(s.jsonIsArray))
 
 	s.globals.RawSetString("string", s.readOnly(str, "string"))
 	s.globals.RawSetString("table", s.readOnly(tbl, "table"))
@@ -231,6 +232,24 @@ func (s *state) jsonArray(L *glua.LState) int {
 	}
 	t.Metatable = s.arrayMT
 	L.Push(t)
+	return 1
+}
+
+// jsonIsArray tells whether a value converts to a JSON array: a table
+// marked with json.array (as every array of the input is), or one with
+// only the keys 1..n (n ≥ 1). An empty unmarked table is an object.
+func (s *state) jsonIsArray(L *glua.LState) int {
+	t, ok := L.Get(1).(*glua.LTable)
+	if !ok {
+		L.Push(glua.LFalse)
+		return 1
+	}
+	if t.Metatable == s.arrayMT {
+		L.Push(glua.LTrue)
+		return 1
+	}
+	n, count, allInts := keyShape(t)
+	L.Push(glua.LBool(count > 0 && allInts && count == n))
 	return 1
 }
 

@@ -14,9 +14,14 @@ const TypeLua = "LUA"
 // Step is the LUA step. Config:
 //
 //	{"source": "return {total = input.a + input.b}", "input": "{{steps.x.output}}"}
+//	{"rule": "score_lead", "input": "{{steps.x.output}}"}
 //
 // source is compiled when the workflow is saved (a syntax error is reported
-// with its line and column); input (default {{input}}) is rendered per run
+// with its line and column); rule instead names a stored rule
+// (TransformationRule; see PutRule), which must exist when the workflow is
+// saved and whose current version runs at each run, its config as
+// ctx.config. Exactly one of source and rule is given. input (default
+// {{input}}) is rendered per run
 // and is the script's global input. The script also sees a read-only ctx:
 // ctx.variables, ctx.steps (earlier steps' output, status and error),
 // ctx.execution, ctx.executionId, ctx.workflowId, ctx.stepId and
@@ -27,6 +32,7 @@ const TypeLua = "LUA"
 type Step struct {
 	rt     *Runtime
 	script *Script
+	rule   string
 	input  *core.ValueTemplate
 }
 
@@ -41,6 +47,7 @@ func (st *Step) Info() sdk.Info {
 
 type stepConfig struct {
 	Source string `json:"source"`
+	Rule   string `json:"rule"`
 	Input  any    `json:"input"`
 }
 
@@ -50,9 +57,17 @@ func (st *Step) Compile(sc *core.StepCompiler) error {
 	if !sc.Decode(&cfg) {
 		return nil
 	}
-	if cfg.Source == "" {
-		sc.Problem("source", "is required: the Lua script")
-	} else {
+	switch {
+	case cfg.Source != "" && cfg.Rule != "":
+		sc.Problem("rule", "give source (an inline script) or rule (a stored rule), not both")
+	case cfg.Rule != "":
+		if _, ok := st.rt.Rule(cfg.Rule); !ok {
+			sc.Problem("rule", "unknown rule %q (%s)", cfg.Rule, st.rt.knownRules())
+		}
+		st.rule = cfg.Rule
+	case cfg.Source == "":
+		sc.Problem("source", "is required: the Lua script (or rule: the name of a stored rule)")
+	default:
 		script, err := st.rt.Compile("step."+sc.Step().ID, cfg.Source)
 		var ve *sdk.ValidationError
 		switch {
@@ -89,7 +104,16 @@ func (st *Step) Execute(ctx context.Context, r *core.StepRun) (any, error) {
 	resolve := func(root string) func() any {
 		return func() any { v, _ := scope.Resolve(root); return v }
 	}
-	res, err := st.rt.Run(ctx, st.script, Call{Input: in, Ctx: map[string]any{
+	script, config := st.script, any(nil)
+	if st.rule != "" {
+		r, ok := st.rt.rules.get(st.rule)
+		if !ok {
+			return nil, ruleNotFound(st.rule)
+		}
+		script, config = r.script, r.config
+	}
+	res, err := st.rt.Run(ctx, script, Call{Input: in, Ctx: map[string]any{
+		"config":      config,
 		"variables":   resolve(core.RootVariables),
 		"steps":       resolve(core.RootSteps),
 		"execution":   resolve(core.RootExecution),

@@ -61,7 +61,7 @@ func (t *Transform) Transform(ctx context.Context, in sdk.Value) (sdk.Value, err
 	if err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidInput, "wasm transform %q: encode input: %v", t.desc.Name, err)
 	}
-	out, err := t.mod.call(ctx, guest.Request{Kind: sdk.KindTransform, Name: t.desc.Name, Input: raw, Config: t.config})
+	out, err := t.mod.callLive(ctx, guest.Request{Kind: sdk.KindTransform, Name: t.desc.Name, Input: raw, Config: t.config})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (v *Validator) Validate(ctx context.Context, in sdk.Value) error {
 	if err != nil {
 		return sdk.Errorf(sdk.CodeInvalidInput, "wasm validator %q: encode input: %v", v.desc.Name, err)
 	}
-	_, err = v.mod.call(ctx, guest.Request{Kind: sdk.KindValidator, Name: v.desc.Name, Input: raw, Config: v.config})
+	_, err = v.mod.callLive(ctx, guest.Request{Kind: sdk.KindValidator, Name: v.desc.Name, Input: raw, Config: v.config})
 	return err
 }
 
@@ -180,9 +180,12 @@ func (s *Step) Run(ctx context.Context, in sdk.Input) (sdk.Output, error) {
 	if err != nil {
 		return sdk.Output{}, sdk.Errorf(sdk.CodeInvalidConfig, "wasm step: encode input: %v", err)
 	}
-	m, _ := s.rt.Module(cfg.Module)
+	m, ok := s.rt.Module(cfg.Module)
+	if !ok { // removed since resolve
+		return sdk.Output{}, sdk.Permanent(sdk.Errorf(CodeModuleRemoved, "wasm step %q: module %q was removed", d.Name, cfg.Module))
+	}
 	run := in.Run
-	out, err := m.call(ctx, guest.Request{Kind: sdk.KindStep, Name: d.Name, Input: raw, Run: &run})
+	out, err := m.callLive(ctx, guest.Request{Kind: sdk.KindStep, Name: d.Name, Input: raw, Run: &run})
 	if err != nil {
 		return sdk.Output{}, err
 	}

@@ -4,7 +4,7 @@
 // served by a module.
 //
 // Modules are the *.wasm files of a modules directory, each referred to by its
-// file name without the extension. They implement ABI weft_v1 (JSON in, JSON
+// file name without the extension. They implement ABI weft_v2 (JSON in, JSON
 // out, error out), documented in package github.com/weftworks/weft/sdk/wasm,
 // whose guest helper turns sdk components written in plain Go into a module.
 //

@@ -2,6 +2,8 @@ package wasm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -24,17 +28,27 @@ const (
 	// CodeTrap: the guest crashed (a panic, running out of its memory cap, an
 	// exit); the instance is discarded.
 	CodeTrap = "WASM_TRAP"
-	// CodeABI: the guest broke the weft_v1 ABI (no answer, a malformed one).
+	// CodeABI: the guest broke the ABI (no answer, a malformed one).
 	CodeABI = "WASM_ABI"
+	// CodeModuleRemoved: the module of a component was removed (or replaced
+	// by one that no longer serves it) after the workflow was compiled.
+	CodeModuleRemoved = "WASM_MODULE_REMOVED"
 )
 
-// Runtime holds the compiled modules of a modules directory and their pools
-// of instances. It is safe for concurrent use. Close it when done.
+// Runtime holds the compiled modules of a modules directory, and those added
+// at run time (uploaded), with their pools of instances. It is safe for
+// concurrent use. Close it when done.
 type Runtime struct {
-	opts    Options
-	rt      wazero.Runtime
-	cache   wazero.CompilationCache
-	modules map[string]*Module
+	opts  Options
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	// modules is copied on write (under mu), so that every call finds its
+	// module without taking a lock.
+	modules atomic.Pointer[map[string]*Module]
+	mu      sync.Mutex
+	// regs are the registries Register added the modules to; AddModule and
+	// RemoveModule keep them up to date.
+	regs []*core.Registry
 }
 
 // Module is one loaded module: its compiled code, its components and its pool
@@ -42,14 +56,38 @@ type Runtime struct {
 type Module struct {
 	name       string
 	path       string
+	source     string // core.Entry.Source of its components
+	sha256     string
+	size       int
+	rt         *Runtime
+	compiled   wazero.CompiledModule
 	components []guest.Description
 	pool       *pool
 	maxIn      int
 	maxOut     int
 }
 
-// Name returns the module's name (its file name without .wasm).
+// Name returns the module's name (its file name without .wasm, or the name
+// it was added under).
 func (m *Module) Name() string { return m.name }
+
+// SHA256 returns the SHA-256 of the module's code, in hex.
+func (m *Module) SHA256() string { return m.sha256 }
+
+// Size returns the size of the module's code, in bytes.
+func (m *Module) Size() int { return m.size }
+
+// Source is where the module comes from: its file, or "upload:<name>" for
+// one added with AddModule. It is the Source of its registry entries.
+func (m *Module) Source() string { return m.source }
+
+// Close frees a module that Prepare returned and that was not installed.
+// An installed module is closed by RemoveModule, a replacement or
+// Runtime.Close.
+func (m *Module) Close(ctx context.Context) error {
+	m.pool.close(ctx)
+	return m.compiled.Close(ctx)
+}
 
 // Components returns what the module serves, as it described itself.
 func (m *Module) Components() []guest.Description {
@@ -57,20 +95,22 @@ func (m *Module) Components() []guest.Description {
 }
 
 // Load compiles and checks every module of opts.ModulesDir: a module that does
-// not compile, imports anything but WASI and weft_v1, lacks the ABI's exports,
+// not compile, imports anything but WASI and weft_v2, lacks the ABI's exports,
 // fails to start or describes itself badly is reported here, never at run
 // time. Every problem is reported, joined. Each module is instantiated once
-// to describe itself; that instance stays in its pool.
+// to describe itself; that instance stays in its pool. An empty ModulesDir
+// loads nothing: modules are then only added at run time (AddModule).
 func Load(ctx context.Context, opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
-	if opts.ModulesDir == "" {
-		return nil, errors.New("wasm: Options.ModulesDir is empty")
+	var files []string
+	if opts.ModulesDir != "" {
+		var err error
+		if files, err = filepath.Glob(filepath.Join(opts.ModulesDir, "*.wasm")); err != nil {
+			return nil, fmt.Errorf("wasm: %w", err)
+		}
+		sort.Strings(files)
 	}
-	files, err := filepath.Glob(filepath.Join(opts.ModulesDir, "*.wasm"))
-	if err != nil {
-		return nil, fmt.Errorf("wasm: %w", err)
-	}
-	sort.Strings(files)
+	var err error
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(opts.MemoryLimitPages).
 		WithCloseOnContextDone(true) // a looping guest must stop, and not stall the host's GC
@@ -83,7 +123,8 @@ func Load(ctx context.Context, opts Options) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rc = rc.WithCompilationCache(cache)
-	r := &Runtime{opts: opts, rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, modules: map[string]*Module{}}
+	r := &Runtime{opts: opts, rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache}
+	r.modules.Store(&map[string]*Module{})
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("wasm: %w", err)
@@ -93,14 +134,16 @@ func Load(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("wasm: %w", err)
 	}
 	var errs []error
+	loaded := map[string]*Module{}
 	for _, f := range files {
 		m, err := r.load(ctx, f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		r.modules[m.name] = m
+		loaded[m.name] = m
 	}
+	r.modules.Store(&loaded)
 	if err := errors.Join(errs...); err != nil {
 		_ = r.Close(ctx)
 		return nil, err
@@ -110,17 +153,50 @@ func Load(ctx context.Context, opts Options) (*Runtime, error) {
 
 func (r *Runtime) load(ctx context.Context, path string) (*Module, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("wasm module %q (%s): %s", name, path, fmt.Sprintf(format, args...))
-	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fail("%v", err)
+		return nil, fmt.Errorf("wasm module %q (%s): %w", name, path, err)
+	}
+	return r.compile(ctx, name, path, path, bin)
+}
+
+// ModuleError is a module refused by Prepare (or Load): it does not
+// compile, breaks the ABI, or fails to describe itself.
+type ModuleError struct {
+	Module string // the module's name
+	Where  string // its file, or "" for an upload
+	Reason string // what is wrong, with the offset or section when wazero says
+}
+
+// ModuleReason says what is wrong, without the module's name.
+func (e *ModuleError) ModuleReason() string { return e.Reason }
+
+func (e *ModuleError) Error() string {
+	if e.Where != "" {
+		return fmt.Sprintf("wasm module %q (%s): %s", e.Module, e.Where, e.Reason)
+	}
+	return fmt.Sprintf("wasm module %q: %s", e.Module, e.Reason)
+}
+
+// compile compiles and checks one module: imports, the ABI's exports, its
+// first instance and its description.
+func (r *Runtime) compile(ctx context.Context, name, path, source string, bin []byte) (*Module, error) {
+	fail := func(format string, args ...any) error {
+		return &ModuleError{Module: name, Where: path, Reason: fmt.Sprintf(format, args...)}
+	}
+	if len(bin) < 8 || string(bin[:4]) != "\x00asm" {
+		return nil, fail("is not a WebAssembly binary: it does not start with the magic bytes \\0asm (got %d bytes)", len(bin))
 	}
 	compiled, err := r.rt.CompileModule(ctx, bin)
 	if err != nil {
-		return nil, fail("does not compile: %v", err)
+		return nil, fail("does not compile: %s", compileError(bin, err))
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = compiled.Close(ctx)
+		}
+	}()
 	for _, def := range compiled.ImportedFunctions() {
 		mod, fn, _ := def.Import()
 		if mod != wasi_snapshot_preview1.ModuleName && mod != guest.ABI {
@@ -144,7 +220,9 @@ func (r *Runtime) load(ctx context.Context, path string) (*Module, error) {
 	// first instance and describing are.
 	ctx, cancel := context.WithTimeout(ctx, r.opts.LoadTimeout)
 	defer cancel()
-	m := &Module{name: name, path: path, pool: newPool(r.rt, compiled, r.opts.MaxInstances), maxIn: r.opts.MaxInputBytes, maxOut: r.opts.MaxOutputBytes}
+	sum := sha256.Sum256(bin)
+	m := &Module{name: name, path: path, source: source, sha256: hex.EncodeToString(sum[:]), size: len(bin), rt: r,
+		compiled: compiled, pool: newPool(r.rt, compiled, r.opts.MaxInstances), maxIn: r.opts.MaxInputBytes, maxOut: r.opts.MaxOutputBytes}
 	out, status, err := m.pool.invoke(ctx, exportDescribe, nil, r.opts.MaxOutputBytes)
 	if err == nil && status != 0 {
 		err = fmt.Errorf("describe returned %d", status)
@@ -159,6 +237,7 @@ func (r *Runtime) load(ctx context.Context, path string) (*Module, error) {
 		m.pool.close(ctx)
 		return nil, fail("describe: %v", err)
 	}
+	ok = true
 	return m, nil
 }
 
@@ -178,14 +257,15 @@ func checkDescriptions(ds []guest.Description) error {
 
 // Module returns a loaded module by name.
 func (r *Runtime) Module(name string) (*Module, bool) {
-	m, ok := r.modules[name]
+	m, ok := (*r.modules.Load())[name]
 	return m, ok
 }
 
 // Modules returns the loaded modules' names, sorted.
 func (r *Runtime) Modules() []string {
-	names := make([]string, 0, len(r.modules))
-	for n := range r.modules {
+	mods := *r.modules.Load()
+	names := make([]string, 0, len(mods))
+	for n := range mods {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -195,29 +275,74 @@ func (r *Runtime) Modules() []string {
 // Register adds to reg the WASM step type and every transform and validator
 // the modules serve, under the names they declared (origin "wasm", source the
 // module's file). Step components are reached through the WASM step type.
+// The runtime remembers reg: modules added or removed later are added to
+// or removed from it too.
 func (r *Runtime) Register(reg *core.Registry) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var errs []error
 	if err := reg.Register(core.Entry{Info: (&Step{rt: r}).Info(), Origin: core.OriginWASM}); err != nil {
 		errs = append(errs, err)
 	}
+	mods := *r.modules.Load()
 	for _, name := range r.Modules() {
-		m := r.modules[name]
-		for _, d := range m.components {
-			var c sdk.Component
-			switch d.Kind {
-			case sdk.KindTransform:
-				c = &Transform{mod: m, desc: d}
-			case sdk.KindValidator:
-				c = &Validator{mod: m, desc: d}
-			default:
-				continue
-			}
-			if err := reg.Register(core.Entry{Info: c.Info(), Origin: core.OriginWASM, Source: m.path}); err != nil {
+		m := mods[name]
+		for _, e := range m.entries() {
+			if err := reg.Register(e); err != nil {
 				errs = append(errs, fmt.Errorf("wasm module %q: %w", m.name, err))
 			}
 		}
 	}
+	r.regs = append(r.regs, reg)
 	return errors.Join(errs...)
+}
+
+// entries are the registry entries of the module's transforms and
+// validators (its steps are reached through the WASM step type).
+func (m *Module) entries() []core.Entry {
+	var out []core.Entry
+	for _, d := range m.components {
+		var c sdk.Component
+		switch d.Kind {
+		case sdk.KindTransform:
+			c = &Transform{mod: m, desc: d}
+		case sdk.KindValidator:
+			c = &Validator{mod: m, desc: d}
+		default:
+			continue
+		}
+		out = append(out, core.Entry{Info: c.Info(), Origin: core.OriginWASM, Source: m.source})
+	}
+	return out
+}
+
+// serves reports whether the module serves a component.
+func (m *Module) serves(kind sdk.Kind, name string) bool {
+	for _, d := range m.components {
+		if d.Kind == kind && d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// live returns the module a component of m should call now: m itself while
+// it is loaded, or the module that replaced it under the same name if that
+// one still serves the component. So a workflow compiled before a module
+// was replaced calls the new code, and one whose component went away fails
+// cleanly.
+func (m *Module) live(kind sdk.Kind, name string) (*Module, error) {
+	if m.rt == nil {
+		return m, nil
+	}
+	cur, ok := m.rt.Module(m.name)
+	if ok && (cur == m || (cur.source == m.source && cur.serves(kind, name))) {
+		return cur, nil
+	}
+	if ok {
+		return nil, sdk.Permanent(sdk.Errorf(CodeModuleRemoved, "wasm %s %q: module %q no longer serves it", kind, name, m.name))
+	}
+	return nil, sdk.Permanent(sdk.Errorf(CodeModuleRemoved, "wasm %s %q: module %q was removed", kind, name, m.name))
 }
 
 // Register loads every module of opts.ModulesDir and registers the WASM step
@@ -239,7 +364,7 @@ func Register(ctx context.Context, reg *core.Registry, opts Options) (*Runtime, 
 // Close closes every instance and the wazero runtime. Compiled code stays in
 // the on-disk cache.
 func (r *Runtime) Close(ctx context.Context) error {
-	for _, m := range r.modules {
+	for _, m := range *r.modules.Load() {
 		m.pool.close(ctx)
 	}
 	err := r.rt.Close(ctx)
@@ -249,9 +374,10 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return err
 }
 
-// call sends one request to the module and decodes the answer.
+// call sends one request to the module and returns the guest's output, as
+// JSON (empty for none).
 func (m *Module) call(ctx context.Context, req guest.Request) (json.RawMessage, error) {
-	b, err := json.Marshal(req)
+	b, err := guest.AppendRequest(nil, req)
 	if err != nil {
 		return nil, sdk.Errorf(sdk.CodeInvalidInput, "wasm %s %q: encode request: %v", req.Kind, req.Name, err)
 	}
@@ -274,11 +400,7 @@ func (m *Module) call(ctx context.Context, req guest.Request) (json.RawMessage, 
 		}
 		return nil, e
 	}
-	var resp guest.Response
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return nil, sdk.Errorf(CodeABI, "wasm %s %q: malformed answer: %v", req.Kind, req.Name, err)
-	}
-	return resp.Output, nil
+	return out, nil
 }
 
 // problems recovers the validation problems of a VALIDATION_FAILED error

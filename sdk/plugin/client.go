@@ -27,7 +27,10 @@ func NewClient(rpc pb.PluginClient) *Client { return &Client{rpc: rpc} }
 type Description struct {
 	// SDKVersion is the version of weft's module the plugin was built with.
 	SDKVersion string
-	Components []ComponentInfo
+	// Module and Version are the plugin's own Go module and its version
+	// ("(devel)" for a local build).
+	Module, Version string
+	Components      []ComponentInfo
 }
 
 // ComponentInfo is one component of a plugin, as sdk.Info without New.
@@ -45,9 +48,9 @@ type ComponentInfo struct {
 func (c *Client) Describe(ctx context.Context) (Description, error) {
 	resp, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
-		return Description{}, fmt.Errorf("%w: describe: %w", ErrTransport, err)
+		return Description{}, transportError(ctx, "describe", err)
 	}
-	d := Description{SDKVersion: resp.SdkVersion}
+	d := Description{SDKVersion: resp.SdkVersion, Module: resp.Module, Version: resp.Version}
 	for _, pc := range resp.Components {
 		d.Components = append(d.Components, ComponentInfo{Kind: sdk.Kind(pc.Kind), Name: pc.Name, Version: pc.Version,
 			Summary: pc.Summary, ConfigSchema: pc.ConfigSchema, ChecksConfig: pc.ChecksConfig})
@@ -64,7 +67,7 @@ func (c *Client) CheckConfig(ctx context.Context, kind sdk.Kind, name string, co
 	}
 	resp, err := c.rpc.CheckConfig(ctx, &pb.CheckConfigRequest{Kind: string(kind), Name: name, ConfigJson: raw})
 	if err != nil {
-		return fmt.Errorf("%w: check config: %w", ErrTransport, err)
+		return transportError(ctx, "check config", err)
 	}
 	return errorFromWire(resp.Error)
 }
@@ -84,7 +87,7 @@ func (c *Client) Call(ctx context.Context, kind sdk.Kind, name string, input any
 	}
 	resp, err := c.rpc.Call(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s %q: %w", ErrTransport, kind, name, err)
+		return nil, transportError(ctx, fmt.Sprintf("%s %q", kind, name), err)
 	}
 	if resp.Error != nil {
 		return nil, errorFromWire(resp.Error)
@@ -104,7 +107,17 @@ func (c *Client) Call(ctx context.Context, kind sdk.Kind, name string, input any
 func (c *Client) Health(ctx context.Context) (abandoned int, err error) {
 	resp, err := c.rpc.Health(ctx, &pb.HealthRequest{})
 	if err != nil {
-		return 0, fmt.Errorf("%w: health: %w", ErrTransport, err)
+		return 0, transportError(ctx, "health", err)
 	}
 	return int(resp.AbandonedCalls), nil
+}
+
+// transportError wraps a failed RPC in ErrTransport and, when ctx ended,
+// in ctx's error too, so that callers can match context.DeadlineExceeded
+// and context.Canceled as with any in-process call.
+func transportError(ctx context.Context, what string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%w: %s: %w (%w)", ErrTransport, what, ctxErr, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrTransport, what, err)
 }

@@ -101,6 +101,14 @@ func hclogLevel(l slog.Level) string {
 	return "error"
 }
 
+// buildModule returns the plugin binary's main module path and version.
+func buildModule() (path, version string) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Path, bi.Main.Version
+	}
+	return "", ""
+}
+
 // SDKVersion is the version of weft's module this plugin was built with
 // ("(devel)" inside weft's own repository), reported to the host.
 func SDKVersion() string {

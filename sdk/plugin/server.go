@@ -3,9 +3,11 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/sdk/plugin/pb"
@@ -50,6 +52,7 @@ func NewServer(cs ...sdk.Component) (*Server, error) {
 // Describe implements pb.PluginServer.
 func (s *Server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
 	resp := &pb.DescribeResponse{SdkVersion: SDKVersion()}
+	resp.Module, resp.Version = buildModule()
 	for _, info := range s.infos {
 		_, checks := info.New().(sdk.ConfigChecker)
 		resp.Components = append(resp.Components, &pb.Component{Kind: string(info.Kind), Name: info.Name,
@@ -90,7 +93,7 @@ func (s *Server) Call(ctx context.Context, req *pb.CallRequest) (resp *pb.CallRe
 		}
 	}()
 	defer recoverInto(&resp.Error, req.Kind, req.Name)
-	out, err := s.call(ctx, req)
+	out, err := s.call(deadlineFirst{ctx}, req)
 	if err != nil {
 		resp.Error = errorToWire(err)
 		return resp, nil
@@ -157,4 +160,20 @@ func recoverInto(dst **pb.Error, kind, name string) {
 		Logger().Error("component panicked", "kind", kind, "name", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		*dst = errorToWire(sdk.Errorf(sdk.CodeInternal, "%s %q panicked: %v", kind, name, p))
 	}
+}
+
+// deadlineFirst reports a call whose deadline has passed as timed out even
+// when the host's cancellation arrived first (it cancels the stream when its
+// own deadline fires, which can beat gRPC's deadline on this side): a
+// component then sees context.DeadlineExceeded, as it would in-process.
+type deadlineFirst struct{ context.Context }
+
+func (c deadlineFirst) Err() error {
+	err := c.Context.Err()
+	if errors.Is(err, context.Canceled) {
+		if dl, ok := c.Deadline(); ok && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
+		}
+	}
+	return err
 }

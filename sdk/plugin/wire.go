@@ -9,26 +9,25 @@ import (
 	"github.com/weftworks/weft/sdk/plugin/pb"
 )
 
-// errorToWire turns a component's error into its wire form. A
-// *sdk.ValidationError keeps its problems.
+// errorToWire turns a component's error into its wire form: the *sdk.Error
+// the engine would read from it in-process (sdk.AsError), and the problems
+// of a *sdk.ValidationError it is or wraps.
 func errorToWire(err error) *pb.Error {
 	if err == nil {
 		return nil
 	}
+	e := sdk.AsError(err)
+	w := &pb.Error{Code: e.Code, Message: e.Message, Retryable: e.Retryable, RetryAfterMs: e.RetryAfter.Milliseconds()}
 	var ve *sdk.ValidationError
 	if errors.As(err, &ve) {
-		w := &pb.Error{Code: sdk.CodeValidationFailed, Message: ve.Error()}
 		for _, p := range ve.Problems {
 			w.Problems = append(w.Problems, &pb.Problem{Path: p.Path, Message: p.Message})
 		}
 		if len(w.Problems) == 0 {
-			w.Problems = []*pb.Problem{{Message: w.Message}}
+			w.Problems = []*pb.Problem{{Message: ve.Error()}}
 		}
-		return w
 	}
-	e := sdk.AsError(err)
-	w := &pb.Error{Code: e.Code, Message: e.Message, Retryable: e.Retryable, RetryAfterMs: e.RetryAfter.Milliseconds()}
-	if e.Details != nil {
+	if e.Details != nil && len(w.Problems) == 0 {
 		if b, merr := json.Marshal(e.Details); merr == nil {
 			w.DetailsJson = b
 		}
@@ -36,18 +35,22 @@ func errorToWire(err error) *pb.Error {
 	return w
 }
 
-// errorFromWire is the inverse of errorToWire: a *sdk.ValidationError when
-// the error has problems, else an *sdk.Error.
+// errorFromWire is the inverse of errorToWire: a *sdk.ValidationError as a
+// validator returns it, or an *sdk.Error (wrapping the problems when it
+// had some, as sdk.NewStep's decoding errors do).
 func errorFromWire(w *pb.Error) error {
 	if w == nil {
 		return nil
 	}
+	var ve *sdk.ValidationError
 	if len(w.Problems) > 0 {
-		ve := &sdk.ValidationError{}
+		ve = &sdk.ValidationError{}
 		for _, p := range w.Problems {
 			ve.Problems = append(ve.Problems, sdk.Problem{Path: p.Path, Message: p.Message})
 		}
-		return ve
+		if w.Code == sdk.CodeValidationFailed || w.Code == "" {
+			return ve
+		}
 	}
 	e := &sdk.Error{Code: w.Code, Message: w.Message, Retryable: w.Retryable,
 		RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond}
@@ -56,6 +59,12 @@ func errorFromWire(w *pb.Error) error {
 	}
 	if len(w.DetailsJson) > 0 {
 		_ = json.Unmarshal(w.DetailsJson, &e.Details)
+	}
+	if ve != nil {
+		e.Err = ve
+		if e.Details == nil {
+			e.Details = ve.Problems
+		}
 	}
 	return e
 }

@@ -2,6 +2,7 @@ package wasm_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 
@@ -51,30 +52,81 @@ func TestDescribe(t *testing.T) {
 	}, ds)
 }
 
+func request(t *testing.T, r wasm.Request) []byte {
+	t.Helper()
+	b, err := wasm.AppendRequest(nil, r)
+	require.NoError(t, err)
+	return b
+}
+
+// parts lays out a request by hand, as a guest in another language reads it.
+func parts(ps ...string) []byte {
+	var b []byte
+	for _, p := range ps {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(p)))
+	}
+	for _, p := range ps {
+		b = append(b, p...)
+	}
+	return b
+}
+
 func TestHandle(t *testing.T) {
 	tests := []struct {
 		name       string
-		request    string
+		request    []byte
 		wantFailed bool
 		want       string
 	}{
-		{"transform with fresh config per call", `{"kind":"transform","name":"suffix","input":"a","config":{"suffix":"!"}}`, false, `{"output":"a!"}`},
-		{"no config leaks from the previous call", `{"kind":"transform","name":"suffix","input":"a"}`, false, `{"output":"a"}`},
-		{"validator accepts", `{"kind":"validator","name":"positive","input":3}`, false, `{"output":null}`},
-		{"validator rejects", `{"kind":"validator","name":"positive","input":-1}`, true,
+		{"transform with fresh config per call", request(t, wasm.Request{Kind: sdk.KindTransform, Name: "suffix", Input: []byte(`"a"`), Config: []byte(`{"suffix":"!"}`)}), false, `"a!"`},
+		{"no config leaks from the previous call", request(t, wasm.Request{Kind: sdk.KindTransform, Name: "suffix", Input: []byte(`"a"`)}), false, `"a"`},
+		{"null config", request(t, wasm.Request{Kind: sdk.KindTransform, Name: "suffix", Input: []byte(`"a"`), Config: []byte(`null`)}), false, `"a"`},
+		{"validator accepts", request(t, wasm.Request{Kind: sdk.KindValidator, Name: "positive", Input: []byte(`3`)}), false, `null`},
+		{"validator rejects", request(t, wasm.Request{Kind: sdk.KindValidator, Name: "positive", Input: []byte(`-1`)}), true,
 			`{"code":"VALIDATION_FAILED","message":"must be positive","retryable":false,"details":[{"path":"","message":"must be positive"}]}`},
-		{"step", `{"kind":"step","name":"run_info","input":{"a":1},"run":{"StepID":"s","Attempt":2}}`, false, `{"output":{"a":1}}`},
-		{"unknown component", `{"kind":"transform","name":"nope"}`, true, `{"code":"INTERNAL","message":"module serves no transform \"nope\"","retryable":false}`},
-		{"malformed request", `{`, true, ``},
-		{"bad config", `{"kind":"transform","name":"suffix","config":{"suffix":1}}`, true, ``},
+		{"step", request(t, wasm.Request{Kind: sdk.KindStep, Name: "run_info", Input: []byte(`{"a":1}`), Run: &sdk.RunInfo{StepID: "s", Attempt: 2}}), false, `{"a":1}`},
+		{"unknown component", request(t, wasm.Request{Kind: sdk.KindTransform, Name: "nope"}), true, `{"code":"INTERNAL","message":"module serves no transform \"nope\"","retryable":false}`},
+		{"bad config", request(t, wasm.Request{Kind: sdk.KindTransform, Name: "suffix", Config: []byte(`{"suffix":1}`)}), true, ``},
+		{"malformed input", request(t, wasm.Request{Kind: sdk.KindTransform, Name: "suffix", Input: []byte(`"a`)}), true, ``},
+		{"bad run info", parts("step", "run_info", "", `{"Attempt":"x"}`, `{}`), true, ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, failed := wasm.Handle(context.Background(), []byte(tt.request))
+			out, failed := wasm.Handle(context.Background(), tt.request)
 			require.Equal(t, tt.wantFailed, failed, "%s", out)
 			if tt.want != "" {
 				require.JSONEq(t, tt.want, string(out))
 			}
+		})
+	}
+}
+
+func TestAppendRequest(t *testing.T) {
+	b := request(t, wasm.Request{Kind: sdk.KindTransform, Name: "upper", Input: []byte(`"hi"`), Config: []byte(`{}`)})
+	require.Equal(t, []byte("\x09\x00\x00\x00\x05\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00transformupper{}\"hi\""), b)
+	require.Equal(t, parts("transform", "upper", "{}", "", `"hi"`), b)
+	b = request(t, wasm.Request{Kind: sdk.KindStep, Name: "s", Run: &sdk.RunInfo{StepID: "x", Attempt: 1}})
+	run := `{"WorkflowID":"","ExecutionID":"","StepID":"x","Attempt":1,"IdempotencyKey":""}`
+	require.Equal(t, byte(len(run)), b[12])
+	require.Equal(t, run, string(b[20+len("step")+len("s"):]))
+}
+
+// TestMalformedRequests: a request whose header does not match its length
+// is refused, never read past.
+func TestMalformedRequests(t *testing.T) {
+	good := request(t, wasm.Request{Kind: sdk.KindTransform, Name: "suffix", Input: []byte(`"a"`)})
+	tests := map[string][]byte{
+		"empty":             nil,
+		"short header":      good[:19],
+		"part past the end": good[:len(good)-1],
+		"bytes after parts": append(append([]byte(nil), good...), ' '),
+		"huge length":       append([]byte{0xff, 0xff, 0xff, 0xff}, good[4:]...),
+	}
+	for name, req := range tests {
+		t.Run(name, func(t *testing.T) {
+			out, failed := wasm.Handle(context.Background(), req)
+			require.True(t, failed)
+			require.Contains(t, string(out), "decode request")
 		})
 	}
 }

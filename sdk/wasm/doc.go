@@ -1,4 +1,4 @@
-// Package wasm is the guest side of weft's WASM ABI (weft_v1): it lets a
+// Package wasm is the guest side of weft's WASM ABI (weft_v2): it lets a
 // component written against package sdk, in plain Go, be compiled to a WASM
 // module that the engine loads from its modules directory.
 //
@@ -27,19 +27,31 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o upper.wasm .
 //
-// # ABI weft_v1
+// # ABI weft_v2
 //
-// The module imports three functions from the host module "weft_v1" and
-// exports two; all data crosses as JSON, and the guest owns every buffer
-// (there is no allocator export, so nothing can leak across the boundary):
+// The module imports two functions from the host module "weft_v2" and
+// exports two. Values cross as JSON; a request has a binary header instead of
+// a JSON envelope, so that the guest reads its parts without parsing one. The
+// guest owns every buffer (there is no allocator export, so nothing can leak
+// across the boundary):
 //
-//	import weft_v1.input_len() -> i32            length of the current request
-//	import weft_v1.input_read(ptr i32)           host copies the request to ptr
-//	import weft_v1.output_write(ptr i32, len i32) guest hands its answer to the host
-//	export weft_v1_describe() -> i32             writes [Description] JSON; returns 0
-//	export weft_v1_call() -> i32                 reads a [Request], writes the answer;
-//	                                             0: answer is {"output": …},
-//	                                             1: answer is an sdk.Error JSON
+//	import weft_v2.input_read(ptr, cap i32) -> i32   returns the request's length; copies it
+//	                                                 to ptr only if it fits in cap bytes
+//	import weft_v2.output_write(ptr, len i32)        guest hands its answer to the host
+//	export weft_v2_describe() -> i32                 writes [Description] JSON; returns 0
+//	export weft_v2_call() -> i32                     reads a request, writes the answer;
+//	                                                 0: answer is the output as JSON,
+//	                                                 1: answer is an sdk.Error JSON
+//
+// A request is five little-endian uint32 lengths followed by the five parts,
+// in that order: kind and name (text), then config, run (an sdk.RunInfo, steps
+// only) and input (JSON); an empty part is absent. [AppendRequest] writes one.
+//
+// Under the host's termination checks every branch a Go guest takes costs
+// time, so the call path reads the request without encoding/json, decodes the
+// input and encodes the usual output shapes (nil, bool, numbers, strings,
+// []any, map[string]any) in one pass without reflection, and reuses the
+// request and answer buffers of an instance across its calls.
 //
 // A reactor module (Go's -buildmode=c-shared) also exports _initialize, which
 // the host calls once per instance. Instances are reused for many calls, one

@@ -160,8 +160,12 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 type DescribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// sdk_version is the version of weft's sdk/plugin the plugin was built with.
-	SdkVersion    string       `protobuf:"bytes,1,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
-	Components    []*Component `protobuf:"bytes,2,rep,name=components,proto3" json:"components,omitempty"`
+	SdkVersion string       `protobuf:"bytes,1,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	Components []*Component `protobuf:"bytes,2,rep,name=components,proto3" json:"components,omitempty"`
+	// module and version are the plugin binary's own Go module path and
+	// version, from its build info ("(devel)" for a local build).
+	Module        string `protobuf:"bytes,3,opt,name=module,proto3" json:"module,omitempty"`
+	Version       string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +212,20 @@ func (x *DescribeResponse) GetComponents() []*Component {
 		return x.Components
 	}
 	return nil
+}
+
+func (x *DescribeResponse) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *DescribeResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // Component describes one component, as sdk.Info does.
@@ -751,13 +769,15 @@ const file_plugin_proto_rawDesc = "" +
 	"\rHealthRequest\"9\n" +
 	"\x0eHealthResponse\x12'\n" +
 	"\x0fabandoned_calls\x18\x01 \x01(\rR\x0eabandonedCalls\"\x11\n" +
-	"\x0fDescribeRequest\"n\n" +
+	"\x0fDescribeRequest\"\xa0\x01\n" +
 	"\x10DescribeResponse\x12\x1f\n" +
 	"\vsdk_version\x18\x01 \x01(\tR\n" +
 	"sdkVersion\x129\n" +
 	"\n" +
 	"components\x18\x02 \x03(\v2\x19.weft.plugin.v1.ComponentR\n" +
-	"components\"\xb1\x01\n" +
+	"components\x12\x16\n" +
+	"\x06module\x18\x03 \x01(\tR\x06module\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\"\xb1\x01\n" +
 	"\tComponent\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +

@@ -1,7 +1,8 @@
 // Package plugintest tests a plugin's components without weft: it serves
-// them over the real plugin protocol (gRPC, in-process) and calls them as
-// the host would, so what a test sees is what the engine will see, errors
-// and JSON round trips included.
+// them over the real plugin protocol (gRPC over an in-memory connection,
+// without go-plugin's process handling) and calls them as the host does, so
+// what a test sees is what the engine will see, errors and JSON round trips
+// included.
 //
 //	func TestHello(t *testing.T) {
 //		p := plugintest.New(t, hello)
@@ -14,9 +15,12 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"testing"
 
-	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/sdk/plugin"
@@ -36,13 +40,21 @@ func New(t testing.TB, cs ...sdk.Component) *Plugin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{plugin.Name: &plugin.GRPC{Impl: srv}})
-	t.Cleanup(func() { _ = client.Close() })
-	raw, err := client.Dispense(plugin.Name)
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	pb.RegisterPluginServer(gs, srv)
+	go func() { _ = gs.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///plugintest",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Plugin{client: plugin.NewClient(raw.(pb.PluginClient))}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		gs.Stop()
+	})
+	return &Plugin{client: plugin.NewClient(pb.NewPluginClient(conn))}
 }
 
 // Describe returns what the plugin tells the host it provides.
@@ -56,28 +68,46 @@ func (p *Plugin) CheckConfig(ctx context.Context, kind sdk.Kind, name string, co
 	return p.client.CheckConfig(ctx, kind, name, config)
 }
 
-// Run runs the step name once with a rendered config.
+// Run runs the step name once with a rendered config, as attempt 1 of step
+// test-step of execution test-execution.
 func (p *Plugin) Run(ctx context.Context, name string, config any) (any, error) {
-	return p.client.Call(ctx, sdk.KindStep, name, config, nil, &sdk.RunInfo{
+	return p.RunWith(ctx, name, config, sdk.RunInfo{
 		WorkflowID: "test-workflow", ExecutionID: "test-execution", StepID: "test-step", Attempt: 1,
 		IdempotencyKey: "test-execution/test-step"})
 }
 
+// RunWith runs the step name once with a rendered config and the given run
+// (attempt, idempotency key).
+func (p *Plugin) RunWith(ctx context.Context, name string, config any, run sdk.RunInfo) (any, error) {
+	return p.client.Call(ctx, sdk.KindStep, name, config, nil, &run)
+}
+
 // Transform runs the transform name on in, with a static config (nil: none).
 func (p *Plugin) Transform(ctx context.Context, name string, in, config any) (any, error) {
-	return p.client.Call(ctx, sdk.KindTransform, name, in, staticConfig(config), nil)
+	raw, err := staticConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	return p.client.Call(ctx, sdk.KindTransform, name, in, raw, nil)
 }
 
 // Validate runs the validator name on in, with a static config (nil: none).
 func (p *Plugin) Validate(ctx context.Context, name string, in, config any) error {
-	_, err := p.client.Call(ctx, sdk.KindValidator, name, in, staticConfig(config), nil)
+	raw, err := staticConfig(config)
+	if err != nil {
+		return err
+	}
+	_, err = p.client.Call(ctx, sdk.KindValidator, name, in, raw, nil)
 	return err
 }
 
-func staticConfig(config any) json.RawMessage {
+func staticConfig(config any) (json.RawMessage, error) {
 	if config == nil {
-		return nil
+		return nil, nil
 	}
-	b, _ := json.Marshal(config)
-	return b
+	b, err := json.Marshal(config)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "encode config: %v", err)
+	}
+	return b, nil
 }

@@ -1,5 +1,5 @@
 // Command noabi is a test guest that is valid WASM but does not implement
-// ABI weft_v1.
+// ABI weft_v2.
 package main
 
 //go:wasmexport something_else
