@@ -124,3 +124,48 @@ func TestMemoryBombBesideOthers(t *testing.T) {
 	require.Equal(t, lua.CodeScriptMemory, sdk.ErrorCode(err))
 	require.Zero(t, fails.Load(), "ordinary calls beside the bomb succeed")
 }
+
+// TestGarbageElsewhereIsNotBlamed: a process with a large live heap piles up
+// garbage between collections (up to the GC's goal); scripts running
+// meanwhile allocate nothing much and must not be taken for bombs.
+func TestGarbageElsewhereIsNotBlamed(t *testing.T) {
+	rt := lua.New(lua.Options{MemoryLimit: 16 << 20})
+	ballast := make([][]byte, 256) // 256 MiB live: the GC lets ~256 MiB of garbage pile up
+	for i := range ballast {
+		ballast[i] = make([]byte, 1<<20)
+		ballast[i][0] = 1
+	}
+	short, err := rt.Compile("short", `return 1 + 1`)
+	require.NoError(t, err)
+	long, err := rt.Compile("long", `local x = 0 for i = 1, 3e5 do x = x + i % 7 end return x`)
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sink atomic.Pointer[[]byte]
+	wg.Add(1)
+	go func() { // garbage, fast
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b := make([]byte, 4<<20)
+			sink.Store(&b)
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	calls := 0
+	for time.Now().Before(deadline) {
+		for _, sc := range []*lua.Script{short, long} {
+			_, err := rt.Run(context.Background(), sc, lua.Call{})
+			require.NoError(t, err, "call %d", calls)
+			calls++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	runtime.KeepAlive(ballast)
+	t.Logf("%d calls beside the garbage", calls)
+}
