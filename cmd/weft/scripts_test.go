@@ -126,7 +126,7 @@ func TestServeScriptsDir(t *testing.T) {
 		code := run(t.Context(), []string{"serve", "--no-auth", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "w.db"),
 			"--scripts-dir", dir}, nil, &out, &errb)
 		require.Equal(t, exitUsage, code, errb.String())
-		require.Contains(t, errb.String(), filepath.Join(dir, "transforms", "broken.lua")+":1:1: Lua syntax error")
+		require.Contains(t, errb.String(), filepath.Join(dir, "transforms", "broken.lua")+":1:9: Lua syntax error: unexpected end of source")
 	})
 	t.Run("the scripts are components", func(t *testing.T) {
 		t.Parallel()

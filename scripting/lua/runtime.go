@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	glua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -149,18 +150,16 @@ func syntaxError(err error, source string) error {
 	var perr *parse.Error
 	if errors.As(err, &perr) {
 		p.Line, p.Column = perr.Pos.Line, perr.Pos.Column
-		if p.Line < 1 { // at the end of the source
-			p.Line, p.Column = strings.Count(source, "\n")+1, 1
-			p.Message = "Lua syntax error: unexpected end of source"
-		}
 		p.Message = "Lua syntax error: " + perr.Message
 		if perr.Message == "syntax error" {
 			p.Message = "Lua syntax error"
-			if perr.Token == "" {
-				p.Message += ": unexpected end of source"
-			}
 		}
-		if perr.Token != "" && perr.Pos.Line >= 1 {
+		switch {
+		case p.Line < 1: // at the end of the source: point just past its last character
+			last := source[strings.LastIndexByte(source, '\n')+1:]
+			p.Line, p.Column = strings.Count(source, "\n")+1, utf8.RuneCountInString(last)+1
+			p.Message += ": unexpected end of source"
+		case perr.Token != "":
 			p.Message += " near " + strconv.Quote(perr.Token)
 		}
 	} else if m := posPattern.FindStringSubmatch(msg); m != nil {

@@ -335,3 +335,18 @@ func TestJSONIsArrayAndErrorDetails(t *testing.T) {
 	require.True(t, e.Retryable)
 	require.Equal(t, map[string]any{"field": "email", "seen": []any{}}, e.Details)
 }
+
+func TestSyntaxErrorAtEndOfSource(t *testing.T) {
+	t.Parallel()
+	rt := lua.New(lua.Options{})
+	for src, want := range map[string]sdk.Problem{
+		"return (":                         {Line: 1, Column: 9, Message: "Lua syntax error: unexpected end of source"},
+		"local x = 1\nif x then\nreturn 2": {Line: 3, Column: 9, Message: "Lua syntax error: unexpected end of source"},
+		"x = = 1":                          {Line: 1, Column: 5, Message: `Lua syntax error near "="`},
+	} {
+		_, err := rt.Compile("s", src)
+		var ve *sdk.ValidationError
+		require.ErrorAs(t, err, &ve, src)
+		require.Equal(t, want, ve.Problems[0], src)
+	}
+}

@@ -95,7 +95,7 @@ func TestLuaSyntaxErrorAtValidation(t *testing.T) {
 	  "config": {"source": "local x = 1\nif x then\nreturn 2"}}]}`)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "steps[0].config.source")
-	require.Contains(t, err.Error(), "line 3, column 1: Lua syntax error")
+	require.Contains(t, err.Error(), "line 3, column 9: Lua syntax error: unexpected end of source")
 
 	_, err = compileDoc(t, eng, `{"name": "e", "steps": [{"id": "s", "type": "LUA", "order": 1, "config": {}}]}`)
 	require.ErrorContains(t, err, "is required: the Lua script")
