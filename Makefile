@@ -8,7 +8,7 @@ BIN     := bin
 FUZZTIME ?= 20000x
 FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode ./server:FuzzBlankReadOnly
 
-.PHONY: all build examples run run-once test lint fuzz bench clean
+.PHONY: all build examples run run-once test lint fuzz bench clean proto
 
 all: build
 
@@ -59,6 +59,18 @@ fuzz:
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# proto: regenerate the plugin protocol's Go code (sdk/plugin/pb) from its
+# .proto. Needs protoc (Debian: apt-get install protobuf-compiler); the two
+# Go generators are installed at the versions the committed code was made with.
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+proto:
+	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler"; exit 1; }
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install $(PROTOC_GEN_GO_GRPC)
+	cd sdk/plugin/pb && PATH="$(CURDIR)/$(BIN)/tools:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative plugin.proto
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./core/ ./db/ ./scripting/lua/ ./scripting/wasm/ ./scripting/bench/
