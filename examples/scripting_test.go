@@ -21,6 +21,7 @@ import (
 	"github.com/weftworks/weft/examples/mockapi"
 	"github.com/weftworks/weft/scripting/lua"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 	"github.com/weftworks/weft/sdk"
 )
 
@@ -59,7 +60,7 @@ func modules(t testing.TB) string {
 		for i, g := range guests {
 			name := filepath.Base(filepath.Dir(g))
 			wg.Go(func() {
-				cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(modulesDir, name+".wasm"), "./"+filepath.Dir(g))
+				cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(modulesDir, name+".wasm"), "./"+filepath.Dir(g))
 				cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					errs[i] = fmt.Errorf("build %s: %v\n%s", name, err, out)
@@ -77,7 +78,7 @@ func modules(t testing.TB) string {
 		// Go builds are reproducible, so the next run of the tests finds
 		// the compiled code there), so that the tests loading the modules
 		// in parallel (slow to compile under -race) all reuse it.
-		rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: modulesDir})
+		rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: modulesDir, CacheDir: wasmtest.CacheDir()})
 		if err != nil {
 			buildErr = err
 			return
@@ -94,7 +95,7 @@ func modules(t testing.TB) string {
 func addScripting(t testing.TB, reg *core.Registry) {
 	t.Helper()
 	addLua(t, reg)
-	mods, err := wasm.Register(context.Background(), reg, wasm.Options{ModulesDir: modules(t)})
+	mods, err := wasm.Register(context.Background(), reg, wasm.Options{ModulesDir: modules(t), CacheDir: wasmtest.CacheDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = mods.Close(context.Background()) })
 }

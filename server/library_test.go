@@ -19,6 +19,7 @@ import (
 	"github.com/weftworks/weft/scripting/library"
 	"github.com/weftworks/weft/scripting/lua"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 	"github.com/weftworks/weft/sdk"
 	abi "github.com/weftworks/weft/sdk/wasm"
 	"github.com/weftworks/weft/server"
@@ -49,7 +50,7 @@ func guest(t *testing.T, name string) []byte {
 			return
 		}
 		for name, pkg := range map[string]string{"leads": "../examples/wasm/leads", "noabi": "../scripting/wasm/testdata/noabi"} {
-			cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(guestDir, name+".wasm"), pkg)
+			cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(guestDir, name+".wasm"), pkg)
 			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				guestErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
@@ -69,11 +70,7 @@ func (e *env) scripts(reg *core.Registry, d *db.DB) {
 	t := e.t
 	luaRT, err := lua.Register(reg, lua.Options{})
 	require.NoError(t, err)
-	cache := "-"
-	if guestDir != "" {
-		cache = filepath.Join(guestDir, "cache")
-	}
-	wasmRT, err := wasm.Load(context.Background(), wasm.Options{CacheDir: cache})
+	wasmRT, err := wasm.Load(context.Background(), wasm.Options{CacheDir: wasmtest.CacheDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = wasmRT.Close(context.Background()) })
 	require.NoError(t, wasmRT.Register(reg))

@@ -18,6 +18,7 @@ import (
 	"github.com/weftworks/weft/examples/hello/greet"
 	"github.com/weftworks/weft/plugins"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 	"github.com/weftworks/weft/sdk"
 )
 
@@ -73,9 +74,9 @@ var runtimes = []runtime{
 	}},
 	{"wasm", core.OriginWASM, func(t *testing.T) *core.Registry {
 		dir := t.TempDir()
-		build(t, []string{"GOOS=wasip1", "GOARCH=wasm"}, "-buildmode=c-shared", "-o", filepath.Join(dir, "hello.wasm"), "./wasm")
+		build(t, []string{"GOOS=wasip1", "GOARCH=wasm"}, "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(dir, "hello.wasm"), "./wasm")
 		reg := builtins(t)
-		rt, err := wasm.Register(t.Context(), reg, wasm.Options{ModulesDir: dir, CacheDir: "-"})
+		rt, err := wasm.Register(t.Context(), reg, wasm.Options{ModulesDir: dir, CacheDir: wasmtest.CacheDir()})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rt.Close(context.Background()) })
 		return reg

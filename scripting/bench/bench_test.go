@@ -18,6 +18,7 @@ import (
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/scripting/lua"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 	"github.com/weftworks/weft/sdk"
 )
 
@@ -107,7 +108,7 @@ func modulesDir(t testing.TB) string {
 		if buildDir, buildErr = os.MkdirTemp("", "weft-bench-"); buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "prepare_lead.wasm"), "./testdata/prepare_lead")
+		cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "prepare_lead.wasm"), "./testdata/prepare_lead")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build the guest: %v\n%s", err, out)
@@ -135,7 +136,7 @@ func engineAndRegistry(t testing.TB) (*core.Engine, *core.Registry) {
 	require.NoError(t, rt.RegisterTransform(reg, "prepare_lead_lua", string(src)))
 	require.NoError(t, rt.RegisterTransform(reg, "trivial_lua", "return input.n + 1"))
 	// The default compilation cache: a second run finds the compiled guest.
-	mods, err := wasm.Register(context.Background(), reg, wasm.Options{ModulesDir: modulesDir(t)})
+	mods, err := wasm.Register(context.Background(), reg, wasm.Options{ModulesDir: modulesDir(t), CacheDir: wasmtest.CacheDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = mods.Close(context.Background()) })
 	return core.New(core.Options{Registry: reg}), reg

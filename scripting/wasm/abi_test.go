@@ -23,7 +23,7 @@ func TestHandWrittenGuest(t *testing.T) {
 	t.Parallel()
 	built(t) // the shared compilation cache
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, "rawabi.wasm"), "./testdata/rawabi")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(dir, "rawabi.wasm"), "./testdata/rawabi")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "build the rawabi guest:\n%s", out)

@@ -12,6 +12,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/coretest"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 )
 
 // TestConformance runs the runtime conformance suite on the WASM build of the
@@ -21,11 +22,11 @@ import (
 func TestConformance(t *testing.T) {
 	coretest.Run(t, func(t *testing.T, reg *core.Registry) {
 		dir := t.TempDir()
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, "conformance.wasm"), "./testdata/conformance")
+		cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(dir, "conformance.wasm"), "./testdata/conformance")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "build the conformance guest:\n%s", out)
-		rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: dir, CacheDir: "-"})
+		rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: dir, CacheDir: wasmtest.CacheDir()})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rt.Close(context.Background()) })
 		require.NoError(t, rt.Register(reg))

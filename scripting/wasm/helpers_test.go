@@ -14,6 +14,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 )
 
 // guests maps each test guest to its source package. They are built once per
@@ -48,13 +49,13 @@ func built(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cacheDir = filepath.Join(buildDir, "cache")
+		cacheDir = wasmtest.CacheDir()
 		var wg sync.WaitGroup
 		errs := make([]error, 0, len(guests))
 		var mu sync.Mutex
 		for name, pkg := range guests {
 			wg.Go(func() {
-				cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "bin", name+".wasm"), pkg)
+				cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "bin", name+".wasm"), pkg)
 				cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					mu.Lock()
