@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/sdk/plugin/pb"
 )
@@ -116,7 +119,13 @@ func (c *Client) Health(ctx context.Context) (abandoned int, err error) {
 // in ctx's error too, so that callers can match context.DeadlineExceeded
 // and context.Canceled as with any in-process call.
 func transportError(ctx context.Context, what string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	ctxErr := ctx.Err()
+	if ctxErr == nil && status.Code(err) == codes.DeadlineExceeded {
+		// gRPC enforces the deadline itself and may see it pass before
+		// ctx's own timer fires.
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil {
 		return fmt.Errorf("%w: %s: %w (%w)", ErrTransport, what, ctxErr, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrTransport, what, err)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -59,6 +60,12 @@ func errorFromWire(w *pb.Error) error {
 	}
 	if len(w.DetailsJson) > 0 {
 		_ = json.Unmarshal(w.DetailsJson, &e.Details)
+	}
+	switch e.Code { // as sdk.AsError's codes for the context's errors are, in-process
+	case sdk.CodeTimeout:
+		e.Err = context.DeadlineExceeded
+	case sdk.CodeCancelled:
+		e.Err = context.Canceled
 	}
 	if ve != nil {
 		e.Err = ve
