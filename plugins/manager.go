@@ -34,6 +34,7 @@ const (
 	DefaultBackoffMin    = 500 * time.Millisecond
 	DefaultBackoffMax    = time.Minute
 	DefaultStableAfter   = time.Minute
+	DefaultMaxProcs      = 1
 )
 
 // Options configure a Manager. The zero value works except for Dir.
@@ -49,6 +50,13 @@ type Options struct {
 	// Env is the environment of each plugin by name ("KEY=value" entries).
 	// Plugins inherit nothing from weft's environment, secrets included.
 	Env map[string][]string
+	// MaxProcs is the GOMAXPROCS of plugin processes (unless a plugin's Env
+	// sets GOMAXPROCS): default DefaultMaxProcs; negative for Go's default,
+	// every CPU. One processor keeps a call's hand-offs between goroutines
+	// on one thread, which cuts the round trip by a fifth here (see
+	// docs/performance.md#plugins); a plugin doing heavy computation for many
+	// calls at once wants more.
+	MaxProcs int
 	// Logger receives weft's messages about plugins and the plugins' own
 	// log records, tagged with the plugin's name. Default slog.Default().
 	Logger *slog.Logger
@@ -92,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
+	}
+	if o.MaxProcs == 0 {
+		o.MaxProcs = DefaultMaxProcs
 	}
 	return o
 }

@@ -192,9 +192,20 @@ func TestPluginsDoNotInheritTheEnvironment(t *testing.T) {
 	_, eng, _, err := load(t, plugins.Options{Dir: pluginsDir(t, map[string]string{"echo": "echo"}),
 		Env: map[string][]string{"echo": {"GREETING=hello"}}})
 	require.NoError(t, err)
-	for env, want := range map[string]any{"WEFT_TEST_SECRET": nil, "GREETING": "hello"} {
+	for env, want := range map[string]any{"WEFT_TEST_SECRET": nil, "GREETING": "hello", "GOMAXPROCS": "1"} {
 		exec := run(t, eng, `{"name": "e", "steps": [{"id": "s", "type": "echo.echo", "config": {"env": "`+env+`"}}]}`, nil)
 		require.Equal(t, want, exec.Steps["s"].Output.(map[string]any)["env"], env)
+	}
+}
+
+func TestMaxProcs(t *testing.T) {
+	t.Parallel()
+	dir := pluginsDir(t, map[string]string{"echo": "echo", "other": "echo"})
+	_, eng, _, err := load(t, plugins.Options{Dir: dir, MaxProcs: 3, Env: map[string][]string{"other": {"GOMAXPROCS=2"}}})
+	require.NoError(t, err)
+	for typ, want := range map[string]string{"echo.echo": "3", "other.echo": "2"} {
+		exec := run(t, eng, `{"name": "e", "steps": [{"id": "s", "type": "`+typ+`", "config": {"env": "GOMAXPROCS"}}]}`, nil)
+		require.Equal(t, want, exec.Steps["s"].Output.(map[string]any)["env"], typ)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +96,9 @@ func (p *process) startLocked(ctx context.Context) error {
 	opts := p.m.opts
 	cmd := exec.Command(p.path)
 	cmd.Env = append([]string(nil), opts.Env[p.name]...)
+	if opts.MaxProcs > 0 && !slices.ContainsFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, "GOMAXPROCS=") }) {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(opts.MaxProcs))
+	}
 	cfg := &goplugin.ClientConfig{
 		HandshakeConfig:  plugin.Handshake,
 		Plugins:          goplugin.PluginSet{plugin.Name: &plugin.GRPC{}},

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -27,6 +28,7 @@ type pluginFlags struct {
 	dir       string
 	checksums string
 	env       multiFlag
+	maxProcs  int
 }
 
 // multiFlag is a repeatable string flag.
@@ -42,11 +44,14 @@ func (f *pluginFlags) register(fs *flag.FlagSet) {
 		"a file of `sha256sum` lines (HEX  FILE) pinning plugin binaries: a listed plugin whose binary differs is refused (env WEFT_PLUGIN_CHECKSUMS)")
 	fs.Var(&f.env, "plugin-env",
 		"PLUGIN=VAR: pass weft's environment variable VAR to PLUGIN (repeatable; plugins inherit nothing else)")
+	f.maxProcs, _ = strconv.Atoi(envOr("WEFT_PLUGIN_MAX_PROCS", strconv.Itoa(plugins.DefaultMaxProcs)))
+	fs.IntVar(&f.maxProcs, "plugin-max-procs", f.maxProcs,
+		"GOMAXPROCS of plugin processes: 1 keeps a call on one thread (fastest round trip); -1 for every CPU (env WEFT_PLUGIN_MAX_PROCS)")
 }
 
 // options turns the flags into plugins.Options.
 func (f *pluginFlags) options(logger *slog.Logger) (plugins.Options, error) {
-	opts := plugins.Options{Dir: f.dir, Logger: logger}
+	opts := plugins.Options{Dir: f.dir, Logger: logger, MaxProcs: f.maxProcs}
 	if f.checksums != "" {
 		sums, err := readChecksums(f.checksums)
 		if err != nil {
