@@ -153,3 +153,23 @@ func TestServePlugins(t *testing.T) {
 		}
 	}
 }
+
+func TestRunAndValidateWithPlugins(t *testing.T) {
+	t.Parallel()
+	dir := pluginDir(t, "echo")
+	wf := filepath.Join(t.TempDir(), "wf.json")
+	require.NoError(t, os.WriteFile(wf, []byte(`{"name": "p", "steps": [
+	  {"id": "s", "type": "echo.echo", "config": {"say": "{{input.who}}"}}]}`), 0o600))
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"validate", "--plugins-dir", dir, wf}, nil, &out, &errOut)
+	require.Equal(t, exitOK, code, "%s%s", out.String(), errOut.String())
+	out.Reset()
+	code = run(t.Context(), []string{"run", "--plugins-dir", dir, "--quiet", "--json", "--input", `{"who": "cli"}`, wf}, nil, &out, &errOut)
+	require.Equal(t, exitOK, code, errOut.String())
+	require.Contains(t, out.String(), `"said": "cli"`)
+
+	out.Reset()
+	code = run(t.Context(), []string{"validate", wf}, nil, &out, &errOut)
+	require.Equal(t, exitFailed, code, "without the plugin, echo.echo is unknown")
+	require.Contains(t, out.String()+errOut.String(), `echo.echo`)
+}

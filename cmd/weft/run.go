@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -31,6 +32,8 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	scriptsDir := fs.String("scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
 	var eg egressFlags
 	eg.register(fs)
+	var pf pluginFlags
+	pf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: weft run FILE [flags]\n\nRuns a workflow in this process, with progress on stderr; in memory, or recorded\nin a database with --db. Secrets come from WEFT_SECRET_<NAME> environment\nvariables. Exit 0 COMPLETED, 1 FAILED, TIMED_OUT or CANCELLED, 2 bad usage or\ninvalid workflow.\n\nFlags:")
 		fs.PrintDefaults()
@@ -67,6 +70,12 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitUsage
 	}
 	defer release()
+	bp, err := startPlugins(ctx, reg, pf, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		fmt.Fprintf(stderr, "weft run: %v\n", err)
+		return exitUsage
+	}
+	defer bp.Close(context.WithoutCancel(ctx))
 	opts := core.Options{
 		Registry: reg,
 		Secrets:  core.EnvSecrets{},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/weftworks/weft/core"
@@ -18,6 +19,8 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	modulesDir := fs.String("modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) whose components workflows may name (env WEFT_MODULES_DIR)")
 	scriptsDir := fs.String("scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
+	var pf pluginFlags
+	pf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: weft validate FILE… [flags]\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not, 2 on bad usage.\n\nFlags:")
 		fs.PrintDefaults()
@@ -41,6 +44,12 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitUsage
 	}
 	defer release()
+	bp, err := startPlugins(ctx, reg, pf, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		fmt.Fprintf(stderr, "weft validate: %v\n", err)
+		return exitUsage
+	}
+	defer bp.Close(context.WithoutCancel(ctx))
 	eng := core.New(core.Options{Registry: reg})
 	code := exitOK
 	for _, f := range files {
