@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,11 +59,7 @@ func modules(t testing.TB) string {
 		for i, g := range guests {
 			name := filepath.Base(filepath.Dir(g))
 			wg.Go(func() {
-				cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(modulesDir, name+".wasm"), "./"+filepath.Dir(g))
-				cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-				if out, err := cmd.CombinedOutput(); err != nil {
-					errs[i] = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				}
+				errs[i] = wasmtest.Build("./"+filepath.Dir(g), filepath.Join(modulesDir, name+".wasm"))
 			})
 		}
 		wg.Wait()

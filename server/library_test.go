@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,10 +49,7 @@ func guest(t *testing.T, name string) []byte {
 			return
 		}
 		for name, pkg := range map[string]string{"leads": "../examples/wasm/leads", "noabi": "../scripting/wasm/testdata/noabi"} {
-			cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(guestDir, name+".wasm"), pkg)
-			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				guestErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
+			if guestErr = wasmtest.Build(pkg, filepath.Join(guestDir, name+".wasm")); guestErr != nil {
 				return
 			}
 		}

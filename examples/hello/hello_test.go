@@ -74,7 +74,7 @@ var runtimes = []runtime{
 	}},
 	{"wasm", core.OriginWASM, func(t *testing.T) *core.Registry {
 		dir := t.TempDir()
-		build(t, []string{"GOOS=wasip1", "GOARCH=wasm"}, "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(dir, "hello.wasm"), "./wasm")
+		require.NoError(t, wasmtest.Build("./wasm", filepath.Join(dir, "hello.wasm")))
 		reg := builtins(t)
 		rt, err := wasm.Register(t.Context(), reg, wasm.Options{ModulesDir: dir, CacheDir: wasmtest.CacheDir()})
 		require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -108,11 +107,7 @@ func modulesDir(t testing.TB) string {
 		if buildDir, buildErr = os.MkdirTemp("", "weft-bench-"); buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "prepare_lead.wasm"), "./testdata/prepare_lead")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build the guest: %v\n%s", err, out)
-		}
+		buildErr = wasmtest.Build("./testdata/prepare_lead", filepath.Join(buildDir, "prepare_lead.wasm"))
 	})
 	require.NoError(t, buildErr)
 	return buildDir

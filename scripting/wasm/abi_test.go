@@ -2,8 +2,6 @@ package wasm_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/scripting/wasm"
+	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 	"github.com/weftworks/weft/sdk"
 )
 
@@ -23,10 +22,7 @@ func TestHandWrittenGuest(t *testing.T) {
 	t.Parallel()
 	built(t) // the shared compilation cache
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(dir, "rawabi.wasm"), "./testdata/rawabi")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "build the rawabi guest:\n%s", out)
+	require.NoError(t, wasmtest.Build("./testdata/rawabi", filepath.Join(dir, "rawabi.wasm")))
 	rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: dir, CacheDir: cacheDir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })

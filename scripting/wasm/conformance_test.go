@@ -2,8 +2,6 @@ package wasm_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -22,10 +20,7 @@ import (
 func TestConformance(t *testing.T) {
 	coretest.Run(t, func(t *testing.T, reg *core.Registry) {
 		dir := t.TempDir()
-		cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(dir, "conformance.wasm"), "./testdata/conformance")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "build the conformance guest:\n%s", out)
+		require.NoError(t, wasmtest.Build("./testdata/conformance", filepath.Join(dir, "conformance.wasm")))
 		rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: dir, CacheDir: wasmtest.CacheDir()})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rt.Close(context.Background()) })

@@ -2,9 +2,7 @@ package wasm_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -55,11 +53,9 @@ func built(t testing.TB) string {
 		var mu sync.Mutex
 		for name, pkg := range guests {
 			wg.Go(func() {
-				cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "bin", name+".wasm"), pkg)
-				cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-				if out, err := cmd.CombinedOutput(); err != nil {
+				if err := wasmtest.Build(pkg, filepath.Join(buildDir, "bin", name+".wasm")); err != nil {
 					mu.Lock()
-					errs = append(errs, fmt.Errorf("build %s: %v\n%s", name, err, out))
+					errs = append(errs, err)
 					mu.Unlock()
 				}
 			})

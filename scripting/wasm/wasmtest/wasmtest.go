@@ -8,7 +8,9 @@
 package wasmtest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 )
@@ -17,4 +19,17 @@ import (
 // directory (not the user's cache, which `weft serve` uses).
 func CacheDir() string {
 	return filepath.Join(os.TempDir(), "weft-test-wasm-cache-"+strconv.Itoa(os.Getuid()))
+}
+
+// Build builds the Go guest package pkg (a path as `go build` takes it,
+// relative to the test's directory) into the module file out, as
+// docs/scripting.md says a guest is built, with -trimpath so that its bytes
+// do not depend on where the repository is.
+func Build(pkg, out string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the guest %s: %v\n%s", pkg, err, b)
+	}
+	return nil
 }
