@@ -168,12 +168,7 @@ func (d *DB) writeHeldLocked(h *heldExec, async bool) (*op, error) {
 		if err := d.insertExecution(ctx, tx, &row); err != nil {
 			return err
 		}
-		for i := range steps {
-			if _, err := d.exec(ctx, tx, sqlUpsertStep, stepArgs(&steps[i])...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return d.upsertSteps(ctx, tx, steps)
 	}
 	var onErr func(error)
 	if async {

@@ -45,12 +45,63 @@ const (
 		finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
 		retry_delay_ms = excluded.retry_delay_ms, wake_at = excluded.wake_at, result = excluded.result,
 		logs = excluded.logs`
-	sqlUpsertStep = `INSERT INTO step_executions (` + stepColumns + `) VALUES (` + stepValues + `)` + stepConflict
 	// sqlUpsertStepGuarded writes a step row only while the lease is held: the
 	// lease check and the write are one statement (no row: lease lost).
 	sqlUpsertStepGuarded = `INSERT INTO step_executions (` + stepColumns + `) SELECT ` + stepValues + `
 		WHERE EXISTS (SELECT 1 FROM workflow_executions WHERE id = ? AND lease_owner = ? AND lease_token = ?)` + stepConflict
 )
+
+// maxRowsPerUpsert bounds the step rows one statement writes: a statement
+// per row costs SQLite a VM start and reset each, which a batch of the rows
+// of a finished execution (3 for a 3-step workflow) shares.
+const maxRowsPerUpsert = 8
+
+// sqlUpsertSteps[n] writes n step rows, n from 1 to maxRowsPerUpsert, or
+// updates those that exist.
+var sqlUpsertSteps = func() []string {
+	qs := make([]string, maxRowsPerUpsert+1)
+	values := "(" + stepValues + ")"
+	for n := 1; n <= maxRowsPerUpsert; n++ {
+		qs[n] = `INSERT INTO step_executions (` + stepColumns + `) VALUES ` + values + stepConflict
+		values += ", (" + stepValues + ")"
+	}
+	return qs
+}()
+
+// upsertSteps writes step rows, several to a statement. Rows with the same
+// key must not share a statement (PostgreSQL refuses to update a row twice
+// in one); those are written in the order given, one to a statement.
+func (d *DB) upsertSteps(ctx context.Context, tx bun.Tx, rows []StepExecution) error {
+	for len(rows) > 0 {
+		n := min(len(rows), maxRowsPerUpsert)
+		if !distinctKeys(rows[:n]) {
+			n = 1
+		}
+		args := make([]any, 0, n*stepParams)
+		for i := range rows[:n] {
+			args = append(args, stepArgs(&rows[i])...)
+		}
+		if _, err := d.exec(ctx, tx, sqlUpsertSteps[n], args...); err != nil {
+			return fmt.Errorf("save step %s: %w", rows[0].StepKey, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// stepParams is the number of values of one step row.
+var stepParams = strings.Count(stepValues, "?")
+
+func distinctKeys(rows []StepExecution) bool {
+	for i := range rows {
+		for j := range i {
+			if rows[i].ExecutionID == rows[j].ExecutionID && rows[i].StepKey == rows[j].StepKey && rows[i].Attempt == rows[j].Attempt {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // rebind turns ? placeholders into PostgreSQL's $1, $2 …
 func rebind(q string) string {

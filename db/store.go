@@ -471,12 +471,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return core.ErrLeaseLost
 		}
-		for i := range rest {
-			if _, err := s.db.exec(ctx, tx, sqlUpsertStep, stepArgs(&rest[i])...); err != nil {
-				return fmt.Errorf("save step %s: %w", rest[i].StepKey, err)
-			}
-		}
-		return nil
+		return s.db.upsertSteps(ctx, tx, rest)
 	}
 	async := cp.Async && cp.Execution == nil && !cp.Release
 	if !async {
