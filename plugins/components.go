@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/sdk/plugin"
 )
@@ -85,10 +88,14 @@ func (r *remote) CheckConfig(config sdk.Value) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.p.m.opts.StartTimeout)
 	defer cancel()
-	c, err := r.p.get(ctx)
+	p, err := r.process()
+	var c *plugin.Client
+	if err == nil {
+		c, err = p.get(ctx)
+	}
 	if err == nil {
 		if err = c.CheckConfig(ctx, r.kind, r.name, config); errors.Is(err, plugin.ErrTransport) {
-			err = r.failed(ctx, c, err)
+			err = r.failed(ctx, p, c, err)
 		}
 	}
 	if sdk.AsError(err) != nil && !isVerdict(err) {
@@ -132,23 +139,36 @@ func (r *RemoteValidator) Validate(ctx context.Context, in sdk.Value) error {
 }
 
 func (r *remote) call(ctx context.Context, in any, run *sdk.RunInfo) (any, error) {
-	c, err := r.p.get(ctx)
+	p, err := r.process()
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out, err := c.Call(ctx, r.kind, r.name, in, r.config, run)
 	if err != nil && errors.Is(err, plugin.ErrTransport) {
-		return nil, r.failed(ctx, c, err)
+		return nil, r.failed(ctx, p, c, err)
 	}
 	return out, err
+}
+
+// process returns the process now serving the component's plugin: after a
+// Reload, the new one.
+func (r *remote) process() (*process, error) {
+	p, ok := r.p.m.current(r.p.name)
+	if !ok {
+		return nil, sdk.Errorf(CodePluginStart, "plugin %s was removed from the plugins directory", r.p.name)
+	}
+	return p, nil
 }
 
 // failed turns a transport failure into the step's error and deals with the
 // process: one that died is marked crashed (restarted on the next call); one
 // that let a call run out of time is checked, and killed when it does not
 // answer either (hung).
-func (r *remote) failed(ctx context.Context, c *plugin.Client, err error) error {
-	p := r.p
+func (r *remote) failed(ctx context.Context, p *process, c *plugin.Client, err error) error {
 	ctxErr := ctx.Err()
 	if dl, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(dl) {
 		// The deadline passed but ctx's timer has not fired yet (a busy
@@ -166,6 +186,15 @@ func (r *remote) failed(ctx context.Context, c *plugin.Client, err error) error 
 				Message: fmt.Sprintf("plugin %s: %s %q did not answer in time", p.name, r.kind, r.name), Err: err}
 		}
 		return &sdk.Error{Code: sdk.CodeCancelled, Message: fmt.Sprintf("plugin %s: %s %q: call cancelled", p.name, r.kind, r.name), Err: err}
+	}
+	switch status.Code(err) {
+	case codes.ResourceExhausted:
+		return &sdk.Error{Code: sdk.CodeInvalidInput, Err: err,
+			Message: fmt.Sprintf("plugin %s: %s %q: a message exceeded the plugin protocol's %d MiB limit", p.name, r.kind, r.name, plugin.MaxMessageSize>>20)}
+	case codes.Unavailable, codes.Canceled:
+	default: // the transport refused the call; the plugin is not broken for it
+		return &sdk.Error{Code: sdk.CodeInternal, Err: err,
+			Message: fmt.Sprintf("plugin %s: %s %q: %v", p.name, r.kind, r.name, err)}
 	}
 	why := "the plugin process exited during the call"
 	if !p.waitExited(c) {

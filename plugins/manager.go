@@ -45,7 +45,8 @@ type Options struct {
 	Dir string
 	// Checksums pins plugins by name to the hex SHA-256 of their binary;
 	// a pinned plugin whose binary differs is refused (go-plugin's
-	// SecureConfig checks it again at every start).
+	// SecureConfig checks it again at every start). When it is set, a
+	// plugin it does not list is refused too: pinning is an allowlist.
 	Checksums map[string]string
 	// Env is the environment of each plugin by name ("KEY=value" entries).
 	// Plugins inherit nothing from weft's environment, secrets included.
@@ -113,9 +114,41 @@ type Manager struct {
 	opts  Options
 	clock clockwork.Clock
 
-	mu      sync.Mutex // serialises Load, Reload and Close
+	mu     sync.Mutex // serialises Load, Reload and Close
+	closed atomic.Bool
+
+	procsMu sync.RWMutex // guards plugins; never held while a process starts
 	plugins map[string]*process
-	closed  atomic.Bool
+}
+
+// current returns the process now serving the plugin name: calls of
+// component instances made before a Reload go to the new process, never to
+// the one it replaced.
+func (m *Manager) current(name string) (*process, bool) {
+	m.procsMu.RLock()
+	defer m.procsMu.RUnlock()
+	p, ok := m.plugins[name]
+	return p, ok
+}
+
+func (m *Manager) setProcess(name string, p *process) {
+	m.procsMu.Lock()
+	defer m.procsMu.Unlock()
+	if p == nil {
+		delete(m.plugins, name)
+	} else {
+		m.plugins[name] = p
+	}
+}
+
+func (m *Manager) processes() map[string]*process {
+	m.procsMu.RLock()
+	defer m.procsMu.RUnlock()
+	out := make(map[string]*process, len(m.plugins))
+	for k, v := range m.plugins {
+		out[k] = v
+	}
+	return out
 }
 
 // New returns a manager; nothing starts until Load.
@@ -221,11 +254,12 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 	if err != nil {
 		return rep, err
 	}
-	for name, old := range m.plugins {
+	procs := m.processes()
+	for name, old := range procs {
 		if _, ok := found[name]; !ok {
+			m.setProcess(name, nil)
 			old.stop()
 			m.unregister(reg, old)
-			delete(m.plugins, name)
 			rep.Removed = append(rep.Removed, name)
 		}
 	}
@@ -242,8 +276,8 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 			rep.Failed[name] = fmt.Sprintf("plugin %s: %v", name, err)
 			continue
 		}
-		old := m.plugins[name]
-		if old != nil && old.sha256 == sum && old.path == path {
+		old := procs[name]
+		if old != nil && old.sha256 == sum && old.path == path && old.status().State != StateFailed {
 			rep.Unchanged = append(rep.Unchanged, name)
 			continue
 		}
@@ -253,8 +287,8 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 		p.mu.Unlock()
 		if err != nil {
 			rep.Failed[name] = err.Error()
-			if old == nil {
-				m.plugins[name] = p // listed, FAILED, with its error
+			if old == nil || old.status().State == StateFailed {
+				m.setProcess(name, p) // listed, FAILED, with its error
 			}
 			continue
 		}
@@ -263,13 +297,13 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 			rep.Failed[name] = err.Error()
 			continue
 		}
+		m.setProcess(name, p)
 		if old != nil {
 			old.stop()
 			rep.Changed = append(rep.Changed, name)
 		} else {
 			rep.Added = append(rep.Added, name)
 		}
-		m.plugins[name] = p
 	}
 	return rep, nil
 }
@@ -310,8 +344,8 @@ func (m *Manager) register(reg *core.Registry, p *process, old *process) error {
 		if err := info.Check(); err != nil {
 			return fmt.Errorf("plugin %s: %w", p.name, err)
 		}
-		if e, ok := reg.Lookup(info.Kind, info.Name); ok && e.Origin != core.OriginPlugin {
-			return fmt.Errorf("plugin %s: %s %q is already provided by %s", p.name, info.Kind, info.Name, e.Origin)
+		if e, ok := reg.Lookup(info.Kind, info.Name); ok && (e.Origin != core.OriginPlugin || (old == nil || e.Source != old.path) && e.Source != p.path) {
+			return fmt.Errorf("plugin %s: %s %q is already provided by %s (%s)", p.name, info.Kind, info.Name, e.Origin, e.Source)
 		}
 		entries = append(entries, core.Entry{Info: info, Origin: core.OriginPlugin, Source: p.path})
 	}
@@ -336,15 +370,10 @@ func (m *Manager) unregister(reg *core.Registry, p *process) {
 
 // List returns the status of every plugin, sorted by name.
 func (m *Manager) List() []Status {
-	m.mu.Lock()
-	procs := make([]*process, 0, len(m.plugins))
-	for _, p := range m.plugins {
-		procs = append(procs, p)
-	}
-	m.mu.Unlock()
-	out := make([]Status, len(procs))
-	for i, p := range procs {
-		out[i] = p.status()
+	procs := m.processes()
+	out := make([]Status, 0, len(procs))
+	for _, p := range procs {
+		out = append(out, p.status())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -357,7 +386,7 @@ func (m *Manager) Close(context.Context) error {
 	defer m.mu.Unlock()
 	m.closed.Store(true)
 	var wg sync.WaitGroup
-	for _, p := range m.plugins {
+	for _, p := range m.processes() {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.stop() }()
 	}

@@ -285,3 +285,78 @@ func TestRestartBackoff(t *testing.T) {
 	require.Equal(t, core.StatusCompleted, run(t, eng, ok, nil).Status)
 	require.Equal(t, 3, m.List()[0].Starts)
 }
+
+// After a Reload, component instances made before it call the new process;
+// the one it replaced is never started again, and Close leaves nothing.
+func TestReloadRoutesOldInstancesToTheNewProcess(t *testing.T) {
+	t.Parallel()
+	dir := pluginsDir(t, map[string]string{"echo": "echo"})
+	m, _, reg, err := load(t, plugins.Options{Dir: dir})
+	require.NoError(t, err)
+	e, ok := reg.Lookup(sdk.KindStep, "echo.echo")
+	require.True(t, ok)
+	old := e.New().(sdk.Step)
+	_, err = old.Run(t.Context(), sdk.Input{Config: map[string]any{"say": "before"}})
+	require.NoError(t, err)
+
+	// Another binary under the same name: the bench plugin, which serves no "echo".
+	require.NoError(t, os.Remove(filepath.Join(dir, "echo")))
+	require.NoError(t, os.Link(buildPlugin(t, "./testdata/bench"), filepath.Join(dir, "echo")))
+	rep, err := m.Reload(t.Context(), reg)
+	require.NoError(t, err)
+	require.Equal(t, []string{"echo"}, rep.Changed)
+	_, ok = reg.Lookup(sdk.KindStep, "echo.echo")
+	require.False(t, ok, "the new binary does not provide it")
+
+	_, err = old.Run(t.Context(), sdk.Input{Config: map[string]any{"say": "after"}})
+	require.ErrorContains(t, err, `this plugin serves no step "echo"`, "the call went to the new process")
+	list := m.List()
+	require.Len(t, list, 1)
+	require.Equal(t, 1, list[0].Starts)
+	pid := list[0].PID
+	require.NoError(t, m.Close(context.Background()))
+	require.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH)
+	_, err = old.Run(t.Context(), sdk.Input{Config: map[string]any{}})
+	require.ErrorIs(t, err, context.Canceled, "a closed manager starts nothing")
+}
+
+func TestLargeMessagesAndShortDeadlines(t *testing.T) {
+	t.Parallel()
+	m, eng, reg, err := load(t, plugins.Options{Dir: pluginsDir(t, map[string]string{"echo": "echo"}), StableAfter: time.Nanosecond})
+	require.NoError(t, err)
+	big := strings.Repeat("x", 5<<20) // over gRPC's default 4 MB
+	exec := run(t, eng, `{"name": "b", "steps": [{"id": "s", "type": "echo.echo", "config": {"say": "{{input.big}}"}}]}`, map[string]any{"big": big})
+	require.Equal(t, core.StatusCompleted, exec.Status, "%v", exec.Error)
+	require.Len(t, exec.Steps["s"].Output.(map[string]any)["said"], len(big))
+
+	// A crash, then a call with almost no time left: the restart is the
+	// plugin's, and does not leave it FAILED.
+	run(t, eng, `{"name": "c", "steps": [{"id": "s", "type": "echo.echo", "config": {"exit": 1}}]}`, nil)
+	e, _ := reg.Lookup(sdk.KindStep, "echo.echo")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	_, _ = e.New().(sdk.Step).Run(ctx, sdk.Input{Config: map[string]any{"say": "hurry"}})
+	require.NotEqual(t, plugins.StateFailed, m.List()[0].State)
+	exec = run(t, eng, `{"name": "ok", "steps": [{"id": "s", "type": "echo.echo", "config": {"say": "fine"}}]}`, nil)
+	require.Equal(t, core.StatusCompleted, exec.Status, "%v", exec.Error)
+}
+
+func TestChecksumsAreAnAllowlist(t *testing.T) {
+	t.Parallel()
+	dir := pluginsDir(t, map[string]string{"echo": "echo", "other": "echo"})
+	first, _, _, err := load(t, plugins.Options{Dir: dir})
+	require.NoError(t, err)
+	var sum string
+	for _, s := range first.List() {
+		sum = s.SHA256
+	}
+	m, _, reg, err := load(t, plugins.Options{Dir: dir, Checksums: map[string]string{"echo": sum}})
+	require.ErrorContains(t, err, "plugin other: "+filepath.Join(dir, "other")+" is not listed in the plugin checksums")
+	_, ok := reg.Lookup(sdk.KindStep, "echo.echo")
+	require.True(t, ok)
+	for _, s := range m.List() {
+		if s.Name == "other" {
+			require.Equal(t, plugins.StateFailed, s.State)
+		}
+	}
+}

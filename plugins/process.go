@@ -16,6 +16,7 @@ import (
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/weftworks/weft/sdk"
 	"github.com/weftworks/weft/sdk/plugin"
@@ -73,7 +74,7 @@ func (p *process) get(ctx context.Context) (*plugin.Client, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m.closed.Load() {
-		return nil, sdk.Errorf(sdk.CodeCancelled, "plugin %s: weft is stopping its plugins", p.name)
+		return nil, &sdk.Error{Code: sdk.CodeCancelled, Message: fmt.Sprintf("plugin %s: weft is stopping its plugins", p.name), Err: context.Canceled}
 	}
 	if p.client != nil && !p.client.Exited() {
 		return p.rpc, nil
@@ -85,7 +86,9 @@ func (p *process) get(ctx context.Context) (*plugin.Client, error) {
 		return nil, &sdk.Error{Code: sdk.CodePluginCrashed, Retryable: true, RetryAfter: wait,
 			Message: fmt.Sprintf("plugin %s crashed (%s); it restarts in %s", p.name, p.lastErr, wait.Round(time.Millisecond))}
 	}
-	if err := p.startLocked(ctx); err != nil {
+	// The start is the plugin's, not the call's: a call with little time
+	// left must not make a healthy plugin look broken.
+	if err := p.startLocked(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	return p.rpc, nil
@@ -110,13 +113,19 @@ func (p *process) startLocked(ctx context.Context) error {
 		Logger:           newSlogger(opts.Logger, p.name),
 		Stderr:           io.Discard,
 	}
-	if sum, ok := opts.Checksums[p.name]; ok {
+	sum, pinned := opts.Checksums[p.name]
+	if opts.Checksums != nil && !pinned {
+		return p.failLocked(sdk.Errorf(CodePluginChecksum, "plugin %s: %s is not listed in the plugin checksums: refusing to run it", p.name, p.path))
+	}
+	if pinned {
 		want, err := hex.DecodeString(sum)
 		if err != nil || len(want) != sha256.Size {
-			return p.failLocked(fmt.Errorf("plugin %s: checksum %q is not a hex SHA-256", p.name, sum))
+			return p.failLocked(sdk.Errorf(CodePluginChecksum, "plugin %s: checksum %q is not a hex SHA-256", p.name, sum))
 		}
 		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
 	}
+	cfg.GRPCDialOptions = []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(plugin.MaxMessageSize), grpc.MaxCallSendMsgSize(plugin.MaxMessageSize))}
 	client := goplugin.NewClient(cfg)
 	p.starts++
 	conn, err := client.Client()
@@ -127,7 +136,7 @@ func (p *process) startLocked(ctx context.Context) error {
 	raw, err := conn.Dispense(plugin.Name)
 	if err != nil {
 		client.Kill()
-		return p.failLocked(fmt.Errorf("plugin %s: %w", p.name, err))
+		return p.failLocked(sdk.Errorf(CodePluginStart, "plugin %s: %w", p.name, err))
 	}
 	rpc := plugin.NewClient(raw.(pb.PluginClient))
 	dctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
@@ -135,7 +144,7 @@ func (p *process) startLocked(ctx context.Context) error {
 	desc, err := rpc.Describe(dctx)
 	if err != nil {
 		client.Kill()
-		return p.failLocked(fmt.Errorf("plugin %s: describe: %w", p.name, err))
+		return p.failLocked(sdk.Errorf(CodePluginStart, "plugin %s: describe: %w", p.name, err))
 	}
 	if !p.described {
 		p.desc, p.described = desc, true // fixed for the process's binary: Info reads it without the lock
@@ -160,7 +169,15 @@ func startError(name, path string, err error) error {
 	return sdk.Errorf(CodePluginStart, "plugin %s: could not start %s: %v", name, path, err)
 }
 
+// failLocked records a start that failed; err is an *sdk.Error with a
+// PLUGIN_* code, made retryable: the next attempt starts the plugin again
+// (after the backoff).
 func (p *process) failLocked(err error) error {
+	if e, ok := err.(*sdk.Error); ok {
+		cp := *e
+		cp.Retryable = true
+		err = &cp
+	}
 	p.state, p.lastErr = StateFailed, err.Error()
 	p.client, p.rpc = nil, nil
 	p.crashes++

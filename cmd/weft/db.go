@@ -102,7 +102,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.modulesDir, "modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) to load as transforms, validators and WASM steps (env WEFT_MODULES_DIR)")
 	fs.StringVar(&f.scriptsDir, "scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
 	f.syncEvery, _ = time.ParseDuration(envOr("WEFT_SYNC_INTERVAL", library.DefaultSyncInterval.String()))
-	f.pluginFlags.register(fs)
+	f.pluginFlags.register(fs, defaultPluginsDir)
 	fs.DurationVar(&f.syncEvery, "sync-interval", f.syncEvery, "how often to load the transformation rules and WASM modules other instances stored, changed or deleted (env WEFT_SYNC_INTERVAL)")
 }
 

@@ -19,8 +19,11 @@ import (
 	"github.com/weftworks/weft/plugins"
 )
 
-// defaultPluginsDir is where plugins are looked for when --plugins-dir is
-// not given; a missing default directory means no plugins.
+// defaultPluginsDir is where weft serve and weft worker look for plugins
+// when --plugins-dir is not given (DESIGN.md); a missing default directory
+// means no plugins. weft run and weft validate load plugins only when
+// asked: run in a checkout of someone else's repository, they must not
+// execute whatever its ./plugins holds.
 const defaultPluginsDir = "plugins"
 
 // pluginFlags are the flags of the commands that run plugins.
@@ -37,14 +40,23 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func (f *pluginFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.dir, "plugins-dir", envOr("WEFT_PLUGINS_DIR", defaultPluginsDir),
+// register adds the flags; defaultDir is --plugins-dir's default.
+func (f *pluginFlags) register(fs *flag.FlagSet, defaultDir string) {
+	fs.StringVar(&f.dir, "plugins-dir", envOr("WEFT_PLUGINS_DIR", defaultDir),
 		"a directory of plugin binaries: each executable file is a plugin named after it (env WEFT_PLUGINS_DIR; \"\" for none)")
 	fs.StringVar(&f.checksums, "plugin-checksums", os.Getenv("WEFT_PLUGIN_CHECKSUMS"),
 		"a file of `sha256sum` lines (HEX  FILE) pinning plugin binaries: a listed plugin whose binary differs is refused (env WEFT_PLUGIN_CHECKSUMS)")
 	fs.Var(&f.env, "plugin-env",
 		"PLUGIN=VAR: pass weft's environment variable VAR to PLUGIN (repeatable; plugins inherit nothing else)")
-	f.maxProcs, _ = strconv.Atoi(envOr("WEFT_PLUGIN_MAX_PROCS", strconv.Itoa(plugins.DefaultMaxProcs)))
+	f.maxProcs = plugins.DefaultMaxProcs
+	if v := os.Getenv("WEFT_PLUGIN_MAX_PROCS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			f.maxProcs = n
+		} else {
+			f.maxProcs = plugins.DefaultMaxProcs
+			fmt.Fprintf(os.Stderr, "weft: WEFT_PLUGIN_MAX_PROCS=%q is not a number; using %d\n", v, f.maxProcs)
+		}
+	}
 	fs.IntVar(&f.maxProcs, "plugin-max-procs", f.maxProcs,
 		"GOMAXPROCS of plugin processes: 1 keeps a call on one thread (fastest round trip); -1 for every CPU (env WEFT_PLUGIN_MAX_PROCS)")
 }
@@ -140,7 +152,7 @@ func cmdPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("weft plugins list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var pf pluginFlags
-	pf.register(fs)
+	pf.register(fs, defaultPluginsDir)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if rest, err := parseArgs(fs, args[1:]); err != nil || len(rest) > 0 {
 		if err == nil {

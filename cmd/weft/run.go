@@ -33,7 +33,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	var eg egressFlags
 	eg.register(fs)
 	var pf pluginFlags
-	pf.register(fs)
+	pf.register(fs, "")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: weft run FILE [flags]\n\nRuns a workflow in this process, with progress on stderr; in memory, or recorded\nin a database with --db. Secrets come from WEFT_SECRET_<NAME> environment\nvariables. Exit 0 COMPLETED, 1 FAILED, TIMED_OUT or CANCELLED, 2 bad usage or\ninvalid workflow.\n\nFlags:")
 		fs.PrintDefaults()

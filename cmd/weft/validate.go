@@ -20,7 +20,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	modulesDir := fs.String("modules-dir", os.Getenv("WEFT_MODULES_DIR"), "a directory of WASM modules (*.wasm) whose components workflows may name (env WEFT_MODULES_DIR)")
 	scriptsDir := fs.String("scripts-dir", os.Getenv("WEFT_SCRIPTS_DIR"), scriptsDirUsage)
 	var pf pluginFlags
-	pf.register(fs)
+	pf.register(fs, "")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: weft validate FILE… [flags]\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not, 2 on bad usage.\n\nFlags:")
 		fs.PrintDefaults()

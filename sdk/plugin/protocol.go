@@ -14,6 +14,11 @@ import (
 // against another version, with a message naming both.
 const ProtocolVersion = 1
 
+// MaxMessageSize bounds one message of the protocol, both ways (a step's
+// rendered config, a value to transform, an output): 64 MiB. Larger calls
+// fail with INVALID_INPUT; the plugin is not restarted for them.
+const MaxMessageSize = 64 << 20
+
 // Name is the name under which a weft plugin binary serves its one
 // go-plugin plugin.
 const Name = "weft"

@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -93,7 +92,21 @@ func (s *Server) Call(ctx context.Context, req *pb.CallRequest) (resp *pb.CallRe
 		}
 	}()
 	defer recoverInto(&resp.Error, req.Kind, req.Name)
-	out, err := s.call(deadlineFirst{ctx}, req)
+	if dl, ok := ctx.Deadline(); ok {
+		// The host cancels the stream when its own deadline fires, which can
+		// beat gRPC's deadline here: the component's context ends with the
+		// deadline's own error, and contexts derived from it too.
+		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+		defer cancel()
+		stopCancel := context.AfterFunc(ctx, func() {
+			if time.Now().Before(dl) {
+				cancel()
+			}
+		})
+		defer stopCancel()
+		ctx = dctx
+	}
+	out, err := s.call(ctx, req)
 	if err != nil {
 		resp.Error = errorToWire(err)
 		return resp, nil
@@ -160,20 +173,4 @@ func recoverInto(dst **pb.Error, kind, name string) {
 		Logger().Error("component panicked", "kind", kind, "name", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		*dst = errorToWire(sdk.Errorf(sdk.CodeInternal, "%s %q panicked: %v", kind, name, p))
 	}
-}
-
-// deadlineFirst reports a call whose deadline has passed as timed out even
-// when the host's cancellation arrived first (it cancels the stream when its
-// own deadline fires, which can beat gRPC's deadline on this side): a
-// component then sees context.DeadlineExceeded, as it would in-process.
-type deadlineFirst struct{ context.Context }
-
-func (c deadlineFirst) Err() error {
-	err := c.Context.Err()
-	if errors.Is(err, context.Canceled) {
-		if dl, ok := c.Deadline(); ok && !time.Now().Before(dl) {
-			return context.DeadlineExceeded
-		}
-	}
-	return err
 }
