@@ -177,7 +177,9 @@ func (r *remote) failed(ctx context.Context, p *process, c *plugin.Client, err e
 		ctxErr = context.DeadlineExceeded
 	}
 	if ctxErr != nil {
-		go p.checkHealth(c) // the call ran out of time or was cancelled: is the plugin still there?
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			go p.checkHealth(c) // the call ran out of time: is the plugin still sound?
+		}
 		// The context's error first: callers match it with errors.Is, as
 		// with every other runtime (gRPC's status error is not it).
 		err = fmt.Errorf("%w (%w)", ctxErr, err)

@@ -347,7 +347,13 @@ func (m *Manager) register(reg *core.Registry, p *process, old *process) error {
 		if e, ok := reg.Lookup(info.Kind, info.Name); ok && (e.Origin != core.OriginPlugin || (old == nil || e.Source != old.path) && e.Source != p.path) {
 			return fmt.Errorf("plugin %s: %s %q is already provided by %s (%s)", p.name, info.Kind, info.Name, e.Origin, e.Source)
 		}
-		entries = append(entries, core.Entry{Info: info, Origin: core.OriginPlugin, Source: p.path})
+		e := core.Entry{Info: info, Origin: core.OriginPlugin, Source: p.path}
+		// The registry's own checks (the config schema compiles) on a scratch
+		// registry first: a refusal must not leave reg half updated.
+		if err := core.NewEmptyRegistry().Register(e); err != nil {
+			return fmt.Errorf("plugin %s: %w", p.name, err)
+		}
+		entries = append(entries, e)
 	}
 	if old != nil {
 		m.unregister(reg, old)

@@ -28,10 +28,11 @@ type State string
 
 // States of a plugin.
 const (
-	StateRunning State = "RUNNING" // the process is up and answered
-	StateStopped State = "STOPPED" // not running; it starts on its next call
-	StateCrashed State = "CRASHED" // it died or hung; it restarts on its next call, after its backoff
-	StateFailed  State = "FAILED"  // it could not be started or described (see Status.Error)
+	StateRunning  State = "RUNNING"  // the process is up and answered
+	StateStopped  State = "STOPPED"  // not running; it starts on its next call
+	StateCrashed  State = "CRASHED"  // it died or hung; it restarts on its next call, after its backoff
+	StateFailed   State = "FAILED"   // it could not be started or described (see Status.Error)
+	StateStarting State = "STARTING" // being started or stopped right now
 )
 
 // process is one plugin binary and, while it runs, its process.
@@ -235,9 +236,13 @@ func (p *process) stop() {
 	}
 }
 
-// status reports the plugin's state.
+// status reports the plugin's state. A plugin being started (or killed)
+// holds its lock for a while; it is then reported STARTING rather than
+// making the listing wait.
 func (p *process) status() Status {
-	p.mu.Lock()
+	if !p.mu.TryLock() {
+		return Status{Name: p.name, Path: p.path, SHA256: p.sha256, Protocol: plugin.ProtocolVersion, State: StateStarting}
+	}
 	defer p.mu.Unlock()
 	st := Status{Name: p.name, Path: p.path, SHA256: p.sha256, SDKVersion: p.desc.SDKVersion, Module: p.desc.Module, Version: p.desc.Version, Protocol: plugin.ProtocolVersion,
 		State: p.state, Error: p.lastErr, Starts: p.starts}
