@@ -360,3 +360,25 @@ func TestChecksumsAreAnAllowlist(t *testing.T) {
 		}
 	}
 }
+
+// A binary replaced on disk is not run by a restart: it would serve another
+// description under the old one. A Reload loads it.
+func TestRestartRefusesAReplacedBinary(t *testing.T) {
+	t.Parallel()
+	dir := pluginsDir(t, map[string]string{"echo": "echo"})
+	m, eng, reg, err := load(t, plugins.Options{Dir: dir, StableAfter: time.Nanosecond})
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(dir, "echo")))
+	require.NoError(t, os.Link(buildPlugin(t, "./testdata/bench"), filepath.Join(dir, "echo")))
+	run(t, eng, `{"name": "c", "steps": [{"id": "s", "type": "echo.echo", "config": {"exit": 1}}]}`, nil)
+	exec := run(t, eng, `{"name": "c", "steps": [{"id": "s", "type": "echo.echo", "config": {"say": "x"}}]}`, nil)
+	require.Equal(t, plugins.CodePluginChecksum, exec.Steps["s"].Error.Code, "%v", exec.Steps["s"].Error)
+	require.Contains(t, exec.Steps["s"].Error.Message, "is not the one loaded")
+	require.Equal(t, plugins.StateFailed, m.List()[0].State)
+
+	rep, err := m.Reload(t.Context(), reg)
+	require.NoError(t, err)
+	require.Equal(t, []string{"echo"}, rep.Changed)
+	_, ok := reg.Lookup(sdk.KindStep, "echo.noop")
+	require.True(t, ok)
+}

@@ -47,6 +47,7 @@ type process struct {
 	rpc       *plugin.Client
 	state     State
 	lastErr   string
+	lastCode  string // the code of the last failed start
 	starts    int
 	crashes   int       // crashes in a row; reset once it has stayed up for StableAfter
 	upSince   time.Time // when the running process started
@@ -84,6 +85,10 @@ func (p *process) get(ctx context.Context) (*plugin.Client, error) {
 		p.crashedLocked("the plugin process exited")
 	}
 	if wait := p.notBefore.Sub(p.m.clock.Now()); wait > 0 {
+		if p.state == StateFailed && p.lastCode != "" { // it did not start: say why, with its code
+			return nil, &sdk.Error{Code: p.lastCode, Retryable: true, RetryAfter: wait,
+				Message: fmt.Sprintf("%s (next start in %s)", p.lastErr, wait.Round(time.Millisecond))}
+		}
 		return nil, &sdk.Error{Code: sdk.CodePluginCrashed, Retryable: true, RetryAfter: wait,
 			Message: fmt.Sprintf("plugin %s crashed (%s); it restarts in %s", p.name, p.lastErr, wait.Round(time.Millisecond))}
 	}
@@ -134,6 +139,10 @@ func (p *process) startLocked(ctx context.Context) error {
 		client.Kill()
 		return p.failLocked(startError(p.name, p.path, err))
 	}
+	if err := p.checkRunning(client); err != nil {
+		client.Kill()
+		return p.failLocked(err)
+	}
 	raw, err := conn.Dispense(plugin.Name)
 	if err != nil {
 		client.Kill()
@@ -174,10 +183,12 @@ func startError(name, path string, err error) error {
 // PLUGIN_* code, made retryable: the next attempt starts the plugin again
 // (after the backoff).
 func (p *process) failLocked(err error) error {
+	p.lastCode = ""
 	if e, ok := err.(*sdk.Error); ok {
 		cp := *e
 		cp.Retryable = true
 		err = &cp
+		p.lastCode = e.Code
 	}
 	p.state, p.lastErr = StateFailed, err.Error()
 	p.client, p.rpc = nil, nil
@@ -287,4 +298,32 @@ func (p *process) checkHealth(c *plugin.Client) {
 	case abandoned > 0:
 		p.crashed(c, fmt.Sprintf("%d call(s) still ran %s after their deadline (hung)", abandoned, p.m.opts.HealthTimeout))
 	}
+}
+
+// checkRunning checks that the process started runs the binary this
+// plugin was loaded from (its SHA-256 when loaded, or the pinned one): the
+// file at the path may have been replaced between the check and the exec,
+// or since the load (a restart after a crash must not run another binary
+// under the old description; a Reload picks up a new one). On Linux the
+// executed file is read through /proc/PID/exe, whatever the path names
+// now; elsewhere the path is hashed again.
+func (p *process) checkRunning(client *goplugin.Client) error {
+	want := p.sha256
+	if pinned, ok := p.m.opts.Checksums[p.name]; ok {
+		want = strings.ToLower(pinned)
+	}
+	exe := p.path
+	if rc := client.ReattachConfig(); rc != nil && rc.Pid > 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/exe", rc.Pid)); err == nil {
+			exe = fmt.Sprintf("/proc/%d/exe", rc.Pid)
+		}
+	}
+	got, err := fileSHA256(exe)
+	if err != nil {
+		return sdk.Errorf(CodePluginStart, "plugin %s: read the running binary: %v", p.name, err)
+	}
+	if got != want {
+		return sdk.Errorf(CodePluginChecksum, "plugin %s: the binary that started (sha256 %s) is not the one loaded (%s): refusing to run it; reload to load a new binary", p.name, got[:12], want[:12])
+	}
+	return nil
 }
