@@ -54,25 +54,16 @@ func modules(t testing.TB) string {
 			buildErr = fmt.Errorf("no guests in wasm/ (%v)", err)
 			return
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, len(guests))
-		for i, g := range guests {
-			name := filepath.Base(filepath.Dir(g))
-			wg.Go(func() {
-				errs[i] = wasmtest.Build("./"+filepath.Dir(g), filepath.Join(modulesDir, name+".wasm"))
-			})
+		pkgs := map[string]string{}
+		for _, g := range guests {
+			pkgs[filepath.Base(filepath.Dir(g))] = "./" + filepath.Dir(g)
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				buildErr = err
-				return
-			}
+		if buildErr = wasmtest.BuildAll(pkgs, modulesDir); buildErr != nil {
+			return
 		}
-		// Compile once into the cache (the default one, as weft run uses:
-		// Go builds are reproducible, so the next run of the tests finds
-		// the compiled code there), so that the tests loading the modules
-		// in parallel (slow to compile under -race) all reuse it.
+		// Compile once into the tests' shared cache, so that the tests
+		// loading the modules in parallel (slow to compile under -race) all
+		// reuse it.
 		rt, err := wasm.Load(context.Background(), wasm.Options{ModulesDir: modulesDir, CacheDir: wasmtest.CacheDir()})
 		if err != nil {
 			buildErr = err

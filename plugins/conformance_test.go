@@ -5,9 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,31 +14,6 @@ import (
 	"github.com/weftworks/weft/core/coretest"
 	"github.com/weftworks/weft/plugins"
 )
-
-// lazyBins builds test plugins that only some tests use, once each, into
-// bins (which TestMain removes).
-var lazyBins sync.Map // package path → *lazyBin
-
-type lazyBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
-// buildPlugin builds the test plugin of package pkg (./testdata/…) once and
-// returns its binary.
-func buildPlugin(t testing.TB, pkg string) string {
-	t.Helper()
-	v, _ := lazyBins.LoadOrStore(pkg, &lazyBin{})
-	b := v.(*lazyBin)
-	b.once.Do(func() {
-		b.path = filepath.Join(bins, "lazy-"+filepath.Base(pkg))
-		b.out, b.err = exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput()
-	})
-	require.NoError(t, b.err, "build %s:\n%s", pkg, b.out)
-	return b.path
-}
 
 // TestConformance runs the runtime conformance suite on the plugin build of
 // the conformance components: the compiled-in Go code of package

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,9 +17,11 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/plugins"
+	"github.com/weftworks/weft/sdk/plugin/plugintest"
 )
 
-// bins holds the test plugins, built once by TestMain.
+// bins holds the test plugins, built on first use by buildPlugin and
+// removed by TestMain.
 var bins string
 
 func TestMain(m *testing.M) {
@@ -30,26 +31,40 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bins = dir
-	for name, pkg := range map[string]string{"echo": "./testdata/echo", "v2": "./testdata/v2"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// pluginsDir returns a new plugins directory holding the named test
-// plugins, under the file names given (name=file, or name alone).
+var built sync.Map // package path → *builtPlugin
+
+type builtPlugin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildPlugin builds the test plugin of package pkg (./testdata/…) once and
+// returns its binary.
+func buildPlugin(t testing.TB, pkg string) string {
+	t.Helper()
+	v, _ := built.LoadOrStore(pkg, &builtPlugin{})
+	b := v.(*builtPlugin)
+	b.once.Do(func() {
+		b.path = filepath.Join(bins, filepath.Base(pkg))
+		b.err = plugintest.Build(pkg, b.path)
+	})
+	require.NoError(t, b.err)
+	return b.path
+}
+
+// pluginsDir returns a new plugins directory holding test plugins (of
+// ./testdata/BIN) under the file names given (file → bin).
 func pluginsDir(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for file, bin := range files {
-		require.NoError(t, os.Link(filepath.Join(bins, bin), filepath.Join(dir, file)))
+		require.NoError(t, os.Link(buildPlugin(t, "./testdata/"+bin), filepath.Join(dir, file)))
 	}
 	return dir
 }

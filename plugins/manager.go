@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,20 +223,10 @@ func (m *Manager) Load(ctx context.Context, reg *core.Registry) error {
 		return err
 	}
 	var errs []error
-	for _, name := range slices.Sorted(mapsKeys(rep.Failed)) {
+	for _, name := range slices.Sorted(maps.Keys(rep.Failed)) {
 		errs = append(errs, errors.New(rep.Failed[name]))
 	}
 	return errors.Join(errs...)
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Reload scans the directory again: new binaries are started and
@@ -263,13 +254,7 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 			rep.Removed = append(rep.Removed, name)
 		}
 	}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range found {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(found)) {
 		path := found[name]
 		sum, err := fileSHA256(path)
 		if err != nil {

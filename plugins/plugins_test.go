@@ -231,7 +231,7 @@ func TestReload(t *testing.T) {
 	m, _, reg, err := load(t, plugins.Options{Dir: dir})
 	require.NoError(t, err)
 
-	require.NoError(t, os.Link(filepath.Join(bins, "echo"), filepath.Join(dir, "other")))
+	require.NoError(t, os.Link(buildPlugin(t, "./testdata/echo"), filepath.Join(dir, "other")))
 	rep, err := m.Reload(t.Context(), reg)
 	require.NoError(t, err)
 	require.Equal(t, []string{"other"}, rep.Added)

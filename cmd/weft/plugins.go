@@ -30,15 +30,9 @@ const defaultPluginsDir = "plugins"
 type pluginFlags struct {
 	dir       string
 	checksums string
-	env       multiFlag
+	env       listFlag
 	maxProcs  int
 }
-
-// multiFlag is a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // register adds the flags; defaultDir is --plugins-dir's default.
 func (f *pluginFlags) register(fs *flag.FlagSet, defaultDir string) {
@@ -47,7 +41,7 @@ func (f *pluginFlags) register(fs *flag.FlagSet, defaultDir string) {
 	fs.StringVar(&f.checksums, "plugin-checksums", os.Getenv("WEFT_PLUGIN_CHECKSUMS"),
 		"a file of `sha256sum` lines (HEX  FILE) pinning plugin binaries: a listed plugin whose binary differs is refused (env WEFT_PLUGIN_CHECKSUMS)")
 	fs.Var(&f.env, "plugin-env",
-		"PLUGIN=VAR: pass weft's environment variable VAR to PLUGIN (repeatable; plugins inherit nothing else)")
+		"PLUGIN=VAR: pass weft's environment variable VAR to PLUGIN (repeatable or comma-separated; plugins inherit nothing else)")
 	f.maxProcs = plugins.DefaultMaxProcs
 	if v := os.Getenv("WEFT_PLUGIN_MAX_PROCS"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {

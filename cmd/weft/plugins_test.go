@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/weftworks/weft/sdk/plugin/plugintest"
 )
 
 var (
@@ -32,10 +33,7 @@ func echoPlugin(t *testing.T) string {
 			return
 		}
 		echoBin = filepath.Join(dir, "echo")
-		out, err := exec.Command("go", "build", "-o", echoBin, "../../plugins/testdata/echo").CombinedOutput()
-		if err != nil {
-			echoErr = fmt.Errorf("build echo plugin: %v\n%s", err, out)
-		}
+		echoErr = plugintest.Build("../../plugins/testdata/echo", echoBin)
 	})
 	require.NoError(t, echoErr)
 	return echoBin

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/weftworks/weft/scripting/wasm"
 	"github.com/weftworks/weft/scripting/wasm/wasmtest"
 	"github.com/weftworks/weft/sdk"
+	"github.com/weftworks/weft/sdk/plugin/plugintest"
 )
 
 // workflow greets the input twice over: hello.greet with a static config,
@@ -49,15 +48,6 @@ func builtins(t *testing.T) *core.Registry {
 	return reg
 }
 
-// build runs go build in this directory.
-func build(t *testing.T, env []string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("go", append([]string{"build"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build %v:\n%s", args, out)
-}
-
 var runtimes = []runtime{
 	{"compiled", core.OriginCompiled, func(t *testing.T) *core.Registry {
 		// core.NewRegistry picks up what sdk.Register added (package compiled).
@@ -65,7 +55,7 @@ var runtimes = []runtime{
 	}},
 	{"plugin", core.OriginPlugin, func(t *testing.T) *core.Registry {
 		dir := t.TempDir()
-		build(t, nil, "-o", filepath.Join(dir, "hello"), "./plugin")
+		require.NoError(t, plugintest.Build("./plugin", filepath.Join(dir, "hello")))
 		m := plugins.New(plugins.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		t.Cleanup(func() { _ = m.Close(context.Background()) })
 		reg := builtins(t)

@@ -2,7 +2,6 @@ package lua
 
 import (
 	"context"
-	"errors"
 
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/sdk"
@@ -69,19 +68,8 @@ func (st *Step) Compile(sc *core.StepCompiler) error {
 		sc.Problem("source", "is required: the Lua script (or rule: the name of a stored rule)")
 	default:
 		script, err := st.rt.Compile("step."+sc.Step().ID, cfg.Source)
-		var ve *sdk.ValidationError
-		switch {
-		case errors.As(err, &ve):
-			// The position is in the script, not in the workflow document.
-			for _, p := range ve.Problems {
-				if p.Line > 0 {
-					sc.Problem("source", "line %d, column %d: %s", p.Line, p.Column, p.Message)
-				} else {
-					sc.Problem("source", "%s", p.Message)
-				}
-			}
-		case err != nil:
-			sc.Problem("source", "%v", err)
+		if err != nil {
+			sc.SourceProblems("source", err)
 		}
 		st.script = script
 	}

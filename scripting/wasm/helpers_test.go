@@ -48,21 +48,7 @@ func built(t testing.TB) string {
 			return
 		}
 		cacheDir = wasmtest.CacheDir()
-		var wg sync.WaitGroup
-		errs := make([]error, 0, len(guests))
-		var mu sync.Mutex
-		for name, pkg := range guests {
-			wg.Go(func() {
-				if err := wasmtest.Build(pkg, filepath.Join(buildDir, "bin", name+".wasm")); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		if len(errs) > 0 {
-			buildErr = errs[0]
+		if buildErr = wasmtest.BuildAll(guests, filepath.Join(buildDir, "bin")); buildErr != nil {
 			return
 		}
 		// Compile every good guest once into the shared on-disk cache, so that

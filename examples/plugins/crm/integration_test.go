@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/weftworks/weft/examples/mockapi"
 	"github.com/weftworks/weft/plugins"
 	"github.com/weftworks/weft/sdk"
+	"github.com/weftworks/weft/sdk/plugin/plugintest"
 )
 
 // pluginsDir holds the crm binary, built once by TestMain as `make
@@ -36,8 +36,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pluginsDir = dir
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "crm"), ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build the crm plugin: %v\n%s", err, out)
+	if err := plugintest.Build(".", filepath.Join(dir, "crm")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -8,11 +8,13 @@
 package wasmtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 )
 
 // CacheDir is the tests' shared compilation cache, in the temporary
@@ -32,4 +34,21 @@ func Build(pkg, out string) error {
 		return fmt.Errorf("build the guest %s: %v\n%s", pkg, err, b)
 	}
 	return nil
+}
+
+// BuildAll builds guests (module name → package) into dir as NAME.wasm, at
+// once, and returns every failure.
+func BuildAll(guests map[string]string, dir string) error {
+	errs := make(chan error, len(guests))
+	var wg sync.WaitGroup
+	for name, pkg := range guests {
+		wg.Go(func() { errs <- Build(pkg, filepath.Join(dir, name+".wasm")) })
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
 }

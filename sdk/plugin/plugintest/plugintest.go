@@ -15,7 +15,9 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os/exec"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -110,4 +112,14 @@ func staticConfig(config any) (json.RawMessage, error) {
 		return nil, sdk.Errorf(sdk.CodeInvalidConfig, "encode config: %v", err)
 	}
 	return b, nil
+}
+
+// Build builds the plugin binary of package pkg (as `go build` takes it,
+// relative to the test's directory) into out, for tests that run it through
+// a real host (package plugins), as weft will run it.
+func Build(pkg, out string) error {
+	if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("build the plugin %s: %v\n%s", pkg, err, b)
+	}
+	return nil
 }
