@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -95,7 +94,7 @@ func (r *remote) CheckConfig(config sdk.Value) error {
 	}
 	if err == nil {
 		if err = c.CheckConfig(ctx, r.kind, r.name, config); errors.Is(err, plugin.ErrTransport) {
-			err = r.failed(ctx, p, c, err)
+			err = r.failed(p, c, err)
 		}
 	}
 	if sdk.AsError(err) != nil && !isVerdict(err) {
@@ -149,7 +148,7 @@ func (r *remote) call(ctx context.Context, in any, run *sdk.RunInfo) (any, error
 	}
 	out, err := c.Call(ctx, r.kind, r.name, in, r.config, run)
 	if err != nil && errors.Is(err, plugin.ErrTransport) {
-		return nil, r.failed(ctx, p, c, err)
+		return nil, r.failed(p, c, err)
 	}
 	return out, err
 }
@@ -168,25 +167,15 @@ func (r *remote) process() (*process, error) {
 // process: one that died is marked crashed (restarted on the next call); one
 // that let a call run out of time is checked, and killed when it does not
 // answer either (hung).
-func (r *remote) failed(ctx context.Context, p *process, c *plugin.Client, err error) error {
-	ctxErr := ctx.Err()
-	if dl, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(dl) {
-		// The deadline passed but ctx's timer has not fired yet (a busy
-		// machine): gRPC, which enforces the deadline on both sides, saw it
-		// first. It is a timeout, not a broken connection.
-		ctxErr = context.DeadlineExceeded
-	}
-	if ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			go p.checkHealth(c) // the call ran out of time: is the plugin still sound?
-		}
-		// The context's error first: callers match it with errors.Is, as
-		// with every other runtime (gRPC's status error is not it).
-		err = fmt.Errorf("%w (%w)", ctxErr, err)
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &sdk.Error{Code: sdk.CodeTimeout, Retryable: true,
-				Message: fmt.Sprintf("plugin %s: %s %q did not answer in time", p.name, r.kind, r.name), Err: err}
-		}
+// The client has put the call's context error in err's chain when the call
+// ran out of time or was cancelled (plugin.ErrTransport's contract).
+func (r *remote) failed(p *process, c *plugin.Client, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		go p.checkHealth(c) // the call ran out of time: is the plugin still sound?
+		return &sdk.Error{Code: sdk.CodeTimeout, Retryable: true,
+			Message: fmt.Sprintf("plugin %s: %s %q did not answer in time", p.name, r.kind, r.name), Err: err}
+	case errors.Is(err, context.Canceled):
 		return &sdk.Error{Code: sdk.CodeCancelled, Message: fmt.Sprintf("plugin %s: %s %q: call cancelled", p.name, r.kind, r.name), Err: err}
 	}
 	switch status.Code(err) {

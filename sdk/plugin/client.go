@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -15,6 +16,8 @@ import (
 
 // ErrTransport wraps failures of the connection to a plugin (it died, it
 // did not answer in time), as opposed to errors its components returned.
+// When the call's deadline passed or it was cancelled, the chain also holds
+// context.DeadlineExceeded or context.Canceled.
 var ErrTransport = errors.New("plugin transport")
 
 // Client calls the components of one plugin over the protocol. The host
@@ -120,9 +123,10 @@ func (c *Client) Health(ctx context.Context) (abandoned int, err error) {
 // and context.Canceled as with any in-process call.
 func transportError(ctx context.Context, what string, err error) error {
 	ctxErr := ctx.Err()
-	if ctxErr == nil && status.Code(err) == codes.DeadlineExceeded {
-		// gRPC enforces the deadline itself and may see it pass before
-		// ctx's own timer fires.
+	if dl, ok := ctx.Deadline(); ctxErr == nil && (status.Code(err) == codes.DeadlineExceeded || ok && !time.Now().Before(dl)) {
+		// gRPC enforces the deadline itself (on both sides) and may see it
+		// pass before ctx's own timer fires: a timeout, not a broken
+		// connection.
 		ctxErr = context.DeadlineExceeded
 	}
 	if ctxErr != nil {
