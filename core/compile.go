@@ -968,31 +968,29 @@ type InlineScript struct {
 // ScriptTransform compiles an inline script as a transform with its static
 // config, through the registered language of s.Lang.
 func (sc *StepCompiler) ScriptTransform(s InlineScript, config any, rel string) sdk.Transform {
-	inst := sc.script(sdk.KindTransform, s, config, rel)
-	if inst == nil {
-		return nil
-	}
-	tr, ok := inst.(sdk.Transform)
-	if !ok {
-		sc.Problem(rel, "the %s compiler returned a %T, not a transform", s.Lang, inst)
-		return nil
-	}
-	return tr
+	return scriptAs[sdk.Transform](sc, sdk.KindTransform, s, config, rel)
 }
 
 // ScriptValidator compiles an inline script as a validator with its static
 // config, through the registered language of s.Lang.
 func (sc *StepCompiler) ScriptValidator(s InlineScript, config any, rel string) sdk.Validator {
-	inst := sc.script(sdk.KindValidator, s, config, rel)
+	return scriptAs[sdk.Validator](sc, sdk.KindValidator, s, config, rel)
+}
+
+// scriptAs compiles an inline script as a component of kind, which must
+// implement T.
+func scriptAs[T sdk.Component](sc *StepCompiler, kind sdk.Kind, s InlineScript, config any, rel string) T {
+	var none T
+	inst := sc.script(kind, s, config, rel)
 	if inst == nil {
-		return nil
+		return none
 	}
-	v, ok := inst.(sdk.Validator)
+	t, ok := inst.(T)
 	if !ok {
-		sc.Problem(rel, "the %s compiler returned a %T, not a validator", s.Lang, inst)
-		return nil
+		sc.Problem(rel, "the %s compiler returned a %T, not a %s", s.Lang, inst, kind)
+		return none
 	}
-	return v
+	return t
 }
 
 func (sc *StepCompiler) script(kind sdk.Kind, s InlineScript, config any, rel string) sdk.Component {

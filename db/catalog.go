@@ -141,18 +141,11 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, ifVersion int, wf
 	var row Workflow
 	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		row = Workflow{} // the write may run twice (a batch retried with savepoints)
-		q := tx.NewSelect().Model(&row).Where("id = ? AND deleted_at = 0", id)
-		if s.db.pg {
-			q = q.For("UPDATE")
-		}
-		if err := q.Scan(ctx); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return core.ErrNotFound
-			}
+		if err := s.lockForUpdate(ctx, tx.NewSelect().Model(&row).Where("id = ? AND deleted_at = 0", id)); err != nil {
 			return err
 		}
-		if ifVersion > 0 && row.Version != ifVersion {
-			return fmt.Errorf("%w (it is at version %d, the update was made against version %d)", core.ErrConflict, row.Version, ifVersion)
+		if err := checkVersion(row.Version, ifVersion); err != nil {
+			return err
 		}
 		var hash string
 		err := tx.NewSelect().Model((*WorkflowVersion)(nil)).Column("hash").
@@ -331,4 +324,28 @@ func parseExecutionCursor(c string) (string, error) {
 		return "", fmt.Errorf("cursor %.40q: %w", c, core.ErrBadCursor)
 	}
 	return string(b), nil
+}
+
+// lockForUpdate reads the one row q selects, locked until the write's
+// transaction ends (FOR UPDATE on PostgreSQL; SQLite's single writer needs
+// none); no row is core.ErrNotFound.
+func (s *Store) lockForUpdate(ctx context.Context, q *bun.SelectQuery) error {
+	if s.db.pg {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return core.ErrNotFound
+		}
+		return err
+	}
+	return nil
+}
+
+// checkVersion is an If-Match: ifVersion > 0 must be the row's version.
+func checkVersion(version, ifVersion int) error {
+	if ifVersion > 0 && version != ifVersion {
+		return fmt.Errorf("%w (it is at version %d, the update was made against version %d)", core.ErrConflict, version, ifVersion)
+	}
+	return nil
 }

@@ -113,18 +113,11 @@ func (s *Store) UpdateRule(ctx context.Context, name string, ifVersion int, r co
 	var row TransformationRule
 	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		row = TransformationRule{}
-		q := tx.NewSelect().Model(&row).Where("name = ?", name)
-		if s.db.pg {
-			q = q.For("UPDATE")
-		}
-		if err := q.Scan(ctx); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return core.ErrNotFound
-			}
+		if err := s.lockForUpdate(ctx, tx.NewSelect().Model(&row).Where("name = ?", name)); err != nil {
 			return err
 		}
-		if ifVersion > 0 && row.Version != ifVersion {
-			return fmt.Errorf("%w (it is at version %d, the update was made against version %d)", core.ErrConflict, row.Version, ifVersion)
+		if err := checkVersion(row.Version, ifVersion); err != nil {
+			return err
 		}
 		var oldCfg, newCfg any
 		_ = fromJSON(row.Config, &oldCfg)
