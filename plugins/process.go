@@ -46,8 +46,7 @@ type process struct {
 	client    *goplugin.Client
 	rpc       *plugin.Client
 	state     State
-	lastErr   string
-	lastCode  string // the code of the last failed start
+	lastErr   error // why it crashed or did not start; nil while it runs
 	starts    int
 	crashes   int       // crashes in a row; reset once it has stayed up for StableAfter
 	upSince   time.Time // when the running process started
@@ -85,8 +84,8 @@ func (p *process) get(ctx context.Context) (*plugin.Client, error) {
 		p.crashedLocked("the plugin process exited")
 	}
 	if wait := p.notBefore.Sub(p.m.clock.Now()); wait > 0 {
-		if p.state == StateFailed && p.lastCode != "" { // it did not start: say why, with its code
-			return nil, &sdk.Error{Code: p.lastCode, Retryable: true, RetryAfter: wait,
+		if p.state == StateFailed { // it did not start: say why, with its code
+			return nil, &sdk.Error{Code: sdk.AsError(p.lastErr).Code, Retryable: true, RetryAfter: wait,
 				Message: fmt.Sprintf("%s (next start in %s)", p.lastErr, wait.Round(time.Millisecond))}
 		}
 		return nil, &sdk.Error{Code: sdk.CodePluginCrashed, Retryable: true, RetryAfter: wait,
@@ -160,7 +159,7 @@ func (p *process) startLocked(ctx context.Context) error {
 		p.desc, p.described = desc, true // fixed for the process's binary: Info reads it without the lock
 	}
 	p.client, p.rpc = client, rpc
-	p.state, p.lastErr, p.upSince = StateRunning, "", p.m.clock.Now()
+	p.state, p.lastErr, p.upSince = StateRunning, nil, p.m.clock.Now()
 	p.m.opts.Logger.Info("plugin started", "plugin", p.name, "path", p.path, "components", len(desc.Components))
 	return nil
 }
@@ -183,14 +182,12 @@ func startError(name, path string, err error) error {
 // PLUGIN_* code, made retryable: the next attempt starts the plugin again
 // (after the backoff).
 func (p *process) failLocked(err error) error {
-	p.lastCode = ""
 	if e, ok := err.(*sdk.Error); ok {
 		cp := *e
 		cp.Retryable = true
 		err = &cp
-		p.lastCode = e.Code
 	}
-	p.state, p.lastErr = StateFailed, err.Error()
+	p.state, p.lastErr = StateFailed, err
 	p.client, p.rpc = nil, nil
 	p.crashes++
 	p.notBefore = p.m.clock.Now().Add(p.m.backoff(p.crashes))
@@ -211,7 +208,7 @@ func (p *process) crashedLocked(why string) {
 	}
 	p.crashes++
 	p.client, p.rpc = nil, nil
-	p.state, p.lastErr = StateCrashed, why
+	p.state, p.lastErr = StateCrashed, errors.New(why)
 	p.notBefore = p.m.clock.Now().Add(p.m.backoff(p.crashes))
 	p.m.opts.Logger.Warn("plugin crashed", "plugin", p.name, "reason", why, "crashes", p.crashes)
 }
@@ -256,7 +253,10 @@ func (p *process) status() Status {
 	}
 	defer p.mu.Unlock()
 	st := Status{Name: p.name, Path: p.path, SHA256: p.sha256, SDKVersion: p.desc.SDKVersion, Module: p.desc.Module, Version: p.desc.Version, Protocol: plugin.ProtocolVersion,
-		State: p.state, Error: p.lastErr, Starts: p.starts}
+		State: p.state, Starts: p.starts}
+	if p.lastErr != nil {
+		st.Error = p.lastErr.Error()
+	}
 	if p.client != nil {
 		if p.client.Exited() {
 			st.State = StateCrashed
