@@ -28,7 +28,9 @@ var (
 	buildOnce sync.Once
 	buildDir  string
 	buildErr  error
-	cacheDir  string
+	// cacheDir is fixed before any test runs: tests that do not need the
+	// built guests still read it, concurrently with built().
+	cacheDir = wasmtest.CacheDir()
 )
 
 func TestMain(m *testing.M) {
@@ -47,7 +49,6 @@ func built(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cacheDir = wasmtest.CacheDir()
 		if buildErr = wasmtest.BuildAll(guests, filepath.Join(buildDir, "bin")); buildErr != nil {
 			return
 		}

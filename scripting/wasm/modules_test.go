@@ -31,7 +31,7 @@ func guestBytes(t testing.TB, name string) []byte {
 // an engine on that registry.
 func uploads(t *testing.T, dirModules ...string) (*wasm.Runtime, *core.Registry, *core.Engine) {
 	t.Helper()
-	built(t) // sets cacheDir
+	built(t)
 	opts := wasm.Options{CacheDir: cacheDir}
 	if len(dirModules) > 0 {
 		opts.ModulesDir = modulesDir(t, dirModules...)
