@@ -87,15 +87,12 @@ func (r *remote) CheckConfig(config sdk.Value) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.p.m.opts.StartTimeout)
 	defer cancel()
-	p, err := r.process()
-	var c *plugin.Client
-	if err == nil {
-		c, err = p.get(ctx)
-	}
+	p, c, err := r.client(ctx)
 	if err == nil {
 		if err = c.CheckConfig(ctx, r.kind, r.name, config); errors.Is(err, plugin.ErrTransport) {
 			err = r.failed(p, c, err)
 		}
+		p.release()
 	}
 	if sdk.AsError(err) != nil && !isVerdict(err) {
 		// The plugin is down, not the config wrong: the workflow is not
@@ -138,19 +135,35 @@ func (r *RemoteValidator) Validate(ctx context.Context, in sdk.Value) error {
 }
 
 func (r *remote) call(ctx context.Context, in any, run *sdk.RunInfo) (any, error) {
-	p, err := r.process()
+	p, c, err := r.client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c, err := p.get(ctx)
-	if err != nil {
-		return nil, err
-	}
+	defer p.release()
 	out, err := c.Call(ctx, r.kind, r.name, in, r.config, run)
 	if err != nil && errors.Is(err, plugin.ErrTransport) {
 		return nil, r.failed(p, c, err)
 	}
 	return out, err
+}
+
+// client returns the current process of the component's plugin and a
+// client of it, for one call; the caller releases the process after it.
+func (r *remote) client(ctx context.Context) (*process, *plugin.Client, error) {
+	for {
+		p, err := r.process()
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := p.get(ctx)
+		if errors.Is(err, errRetired) {
+			continue // a Reload replaced it just now: ask again
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, c, nil
+	}
 }
 
 // process returns the process now serving the component's plugin: after a

@@ -31,6 +31,7 @@ const (
 // Defaults of Options.
 const (
 	DefaultStartTimeout  = 10 * time.Second
+	DefaultDrainTimeout  = time.Minute
 	DefaultHealthTimeout = time.Second
 	DefaultBackoffMin    = 500 * time.Millisecond
 	DefaultBackoffMax    = time.Minute
@@ -77,7 +78,12 @@ type Options struct {
 	// StableAfter is how long a plugin must stay up for its crash count to
 	// start again from zero. Default DefaultStableAfter.
 	StableAfter time.Duration
-	// Clock drives the backoff. Default the real clock.
+	// DrainTimeout bounds how long a process that a Reload replaced or
+	// removed keeps serving the calls it had under way; it is stopped when
+	// the last one ends, or killed after DrainTimeout. Default
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Clock drives the backoff and the drain. Default the real clock.
 	Clock clockwork.Clock
 }
 
@@ -90,6 +96,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthTimeout <= 0 {
 		o.HealthTimeout = DefaultHealthTimeout
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
 	}
 	if o.BackoffMin <= 0 {
 		o.BackoffMin = DefaultBackoffMin
@@ -118,8 +127,11 @@ type Manager struct {
 	mu     sync.Mutex // serialises Load, Reload and Close
 	closed atomic.Bool
 
-	procsMu sync.RWMutex // guards plugins; never held while a process starts
+	procsMu sync.RWMutex // guards plugins and draining; never held while a process starts
 	plugins map[string]*process
+	// draining holds the processes a Reload replaced or removed while they
+	// finish their calls (see process.retire); Close stops them too.
+	draining map[*process]bool
 }
 
 // current returns the process now serving the plugin name: calls of
@@ -155,7 +167,7 @@ func (m *Manager) processes() map[string]*process {
 // New returns a manager; nothing starts until Load.
 func New(opts Options) *Manager {
 	opts = opts.withDefaults()
-	return &Manager{opts: opts, clock: opts.Clock, plugins: map[string]*process{}}
+	return &Manager{opts: opts, clock: opts.Clock, plugins: map[string]*process{}, draining: map[*process]bool{}}
 }
 
 // Status describes one plugin, for `weft plugins list` and the API.
@@ -173,6 +185,8 @@ type Status struct {
 	State      State  `json:"state"`
 	Error      string `json:"error,omitempty"`
 	Starts     int    `json:"starts"`
+	// Calls is the number of calls under way.
+	Calls int `json:"calls"`
 	// PID is the process's id while it runs.
 	PID        int               `json:"pid,omitempty"`
 	Components []ComponentStatus `json:"components"`
@@ -249,8 +263,8 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 	for name, old := range procs {
 		if _, ok := found[name]; !ok {
 			m.setProcess(name, nil)
-			old.stop()
 			m.unregister(reg, old)
+			old.retire()
 			rep.Removed = append(rep.Removed, name)
 		}
 	}
@@ -284,7 +298,7 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 		}
 		m.setProcess(name, p)
 		if old != nil {
-			old.stop()
+			old.retire()
 			rep.Changed = append(rep.Changed, name)
 		} else {
 			rep.Added = append(rep.Added, name)
@@ -370,19 +384,33 @@ func (m *Manager) List() []Status {
 	return out
 }
 
-// Close stops every plugin process. Calls under way fail; later calls are
-// refused.
+// Close stops every plugin process, those draining after a Reload
+// included. Calls under way fail; later calls are refused.
 func (m *Manager) Close(context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed.Store(true)
+	procs := slices.Collect(maps.Values(m.processes()))
+	m.procsMu.Lock()
+	procs = append(procs, slices.Collect(maps.Keys(m.draining))...)
+	m.procsMu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range m.processes() {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
+	for _, p := range procs {
+		wg.Go(p.stop)
 	}
 	wg.Wait()
 	return nil
+}
+
+// setDraining notes that p drains (on), or is stopped (off).
+func (m *Manager) setDraining(p *process, on bool) {
+	m.procsMu.Lock()
+	defer m.procsMu.Unlock()
+	if on {
+		m.draining[p] = true
+	} else {
+		delete(m.draining, p)
+	}
 }
 
 // backoff is the wait before a restart after n crashes in a row.

@@ -320,6 +320,90 @@ func TestReloadRoutesOldInstancesToTheNewProcess(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled, "a closed manager starts nothing")
 }
 
+// A Reload that replaces a plugin lets the old process finish the calls it
+// has under way, then stops it; a call that outlives the manager's
+// DrainTimeout is cut off (PLUGIN_CRASHED), and the process with it.
+func TestReloadDrainsCallsUnderWay(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		sleepMs int
+		expire  bool // advance the clock past the drain timeout
+	}{
+		{name: "the call ends", sleepMs: 4000},
+		{name: "the drain times out", sleepMs: 60000, expire: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := clockwork.NewFakeClock()
+			dir := pluginsDir(t, map[string]string{"echo": "echo"})
+			m, _, reg, err := load(t, plugins.Options{Dir: dir, Clock: clock, DrainTimeout: time.Minute})
+			require.NoError(t, err)
+			e, ok := reg.Lookup(sdk.KindStep, "echo.echo")
+			require.True(t, ok)
+			type result struct {
+				out sdk.Output
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				out, err := e.New().(sdk.Step).Run(t.Context(), sdk.Input{Config: map[string]any{"say": "slow", "sleepMs": tt.sleepMs}})
+				done <- result{out, err}
+			}()
+			require.Eventually(t, func() bool { return m.List()[0].Calls == 1 }, 10*time.Second, 5*time.Millisecond)
+			oldPID := m.List()[0].PID
+
+			require.NoError(t, os.Remove(filepath.Join(dir, "echo")))
+			require.NoError(t, os.Link(buildPlugin(t, "./testdata/bench"), filepath.Join(dir, "echo")))
+			rep, err := m.Reload(t.Context(), reg)
+			require.NoError(t, err)
+			require.Equal(t, []string{"echo"}, rep.Changed)
+			list := m.List()
+			require.Equal(t, 0, list[0].Calls, "the new process")
+			require.NotEqual(t, oldPID, list[0].PID)
+			require.NoError(t, syscall.Kill(oldPID, 0), "the old process serves its call still")
+
+			if tt.expire {
+				require.NoError(t, clock.BlockUntilContext(t.Context(), 1)) // the drain timer
+				clock.Advance(time.Minute)
+				r := <-done
+				require.Equal(t, sdk.CodePluginCrashed, sdk.AsError(r.err).Code, "%v", r.err)
+			} else {
+				r := <-done
+				require.NoError(t, r.err)
+				require.Equal(t, "slow", r.out.Data.(map[string]any)["said"])
+			}
+			require.Eventually(t, func() bool { return syscall.Kill(oldPID, 0) == syscall.ESRCH },
+				10*time.Second, 5*time.Millisecond, "the old process is stopped once drained")
+		})
+	}
+}
+
+// Close stops a process that drains after a Reload with the others.
+func TestCloseStopsDrainingProcesses(t *testing.T) {
+	t.Parallel()
+	dir := pluginsDir(t, map[string]string{"echo": "echo"})
+	m, _, reg, err := load(t, plugins.Options{Dir: dir})
+	require.NoError(t, err)
+	e, _ := reg.Lookup(sdk.KindStep, "echo.echo")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.New().(sdk.Step).Run(t.Context(), sdk.Input{Config: map[string]any{"hang": true}})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return m.List()[0].Calls == 1 }, 10*time.Second, 5*time.Millisecond)
+	oldPID := m.List()[0].PID
+	require.NoError(t, os.Remove(filepath.Join(dir, "echo")))
+	_, err = m.Reload(t.Context(), reg)
+	require.NoError(t, err)
+	require.Empty(t, m.List(), "removed")
+	require.NoError(t, syscall.Kill(oldPID, 0), "draining")
+	require.NoError(t, m.Close(context.Background()))
+	require.ErrorIs(t, syscall.Kill(oldPID, 0), syscall.ESRCH)
+	require.Error(t, <-done)
+}
+
 func TestLargeMessagesAndShortDeadlines(t *testing.T) {
 	t.Parallel()
 	m, eng, reg, err := load(t, plugins.Options{Dir: pluginsDir(t, map[string]string{"echo": "echo"}), StableAfter: time.Nanosecond})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/jonboulle/clockwork"
 	"google.golang.org/grpc"
 
 	"github.com/weftworks/weft/sdk"
@@ -53,7 +54,18 @@ type process struct {
 	notBefore time.Time // a crashed plugin is not restarted before this
 	desc      plugin.Description
 	described bool
+
+	// calls counts the calls under way (get to release). A process that a
+	// Reload replaced or removed is retired: it takes no new call and is
+	// stopped once calls drops to zero, or when drain fires.
+	calls   int
+	retired bool
+	drain   clockwork.Timer
 }
+
+// errRetired is get's answer on a process a Reload replaced: the caller
+// asks the manager for the current one.
+var errRetired = errors.New("plugin process replaced by a reload")
 
 // fileSHA256 returns the hex SHA-256 of a file.
 func fileSHA256(path string) (string, error) {
@@ -77,7 +89,11 @@ func (p *process) get(ctx context.Context) (*plugin.Client, error) {
 	if p.m.closed.Load() {
 		return nil, &sdk.Error{Code: sdk.CodeCancelled, Message: fmt.Sprintf("plugin %s: weft is stopping its plugins", p.name), Err: context.Canceled}
 	}
+	if p.retired {
+		return nil, errRetired
+	}
 	if p.client != nil && !p.client.Exited() {
+		p.calls++
 		return p.rpc, nil
 	}
 	if p.client != nil { // it exited between calls
@@ -96,7 +112,40 @@ func (p *process) get(ctx context.Context) (*plugin.Client, error) {
 	if err := p.startLocked(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
+	p.calls++
 	return p.rpc, nil
+}
+
+// release ends a call that get let in. The last call of a retired process
+// stops it.
+func (p *process) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls--
+	if p.retired && p.calls == 0 {
+		go p.stop() // a kill may wait for the process: not on the caller's time
+	}
+}
+
+// retire takes p out of service after a Reload replaced or removed it: it
+// takes no new call, finishes those under way and is then stopped — at the
+// latest after the manager's DrainTimeout, when it is killed with what is
+// still running.
+func (p *process) retire() {
+	p.mu.Lock()
+	if p.calls == 0 || p.client == nil {
+		p.retired = true
+		p.mu.Unlock()
+		p.stop()
+		return
+	}
+	p.retired = true
+	p.m.setDraining(p, true)
+	p.drain = p.m.clock.AfterFunc(p.m.opts.DrainTimeout, func() {
+		p.m.opts.Logger.Warn("plugin process replaced by a reload still had calls under way; killed", "plugin", p.name, "drain", p.m.opts.DrainTimeout)
+		p.stop()
+	})
+	p.mu.Unlock()
 }
 
 // startLocked starts the process and checks that it answers.
@@ -231,7 +280,7 @@ func (p *process) exited(c *plugin.Client) bool {
 }
 
 // stop ends the process (shutdown, reload); it may start again on its next
-// call unless removed.
+// call unless retired.
 func (p *process) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -241,6 +290,12 @@ func (p *process) stop() {
 	p.client, p.rpc = nil, nil
 	if p.state == StateRunning {
 		p.state = StateStopped
+	}
+	if p.retired {
+		if p.drain != nil {
+			p.drain.Stop()
+		}
+		p.m.setDraining(p, false)
 	}
 }
 
@@ -253,7 +308,7 @@ func (p *process) status() Status {
 	}
 	defer p.mu.Unlock()
 	st := Status{Name: p.name, Path: p.path, SHA256: p.sha256, SDKVersion: p.desc.SDKVersion, Module: p.desc.Module, Version: p.desc.Version, Protocol: plugin.ProtocolVersion,
-		State: p.state, Starts: p.starts}
+		State: p.state, Starts: p.starts, Calls: p.calls}
 	if p.lastErr != nil {
 		st.Error = p.lastErr.Error()
 	}
