@@ -29,6 +29,7 @@ const defaultPluginsDir = "plugins"
 // pluginFlags are the flags of the commands that run plugins.
 type pluginFlags struct {
 	dir       string
+	defaulted bool // dir is the command's default, not asked for: it may be missing
 	checksums string
 	env       listFlag
 	maxProcs  int
@@ -36,8 +37,10 @@ type pluginFlags struct {
 
 // register adds the flags; defaultDir is --plugins-dir's default.
 func (f *pluginFlags) register(fs *flag.FlagSet, defaultDir string) {
-	fs.StringVar(&f.dir, "plugins-dir", envOr("WEFT_PLUGINS_DIR", defaultDir),
-		"a directory of plugin binaries: each executable file is a plugin named after it (env WEFT_PLUGINS_DIR; \"\" for none)")
+	_, fromEnv := os.LookupEnv("WEFT_PLUGINS_DIR")
+	f.dir, f.defaulted = envOr("WEFT_PLUGINS_DIR", defaultDir), !fromEnv
+	fs.Func("plugins-dir", "a `directory` of plugin binaries: each executable file is a plugin named after it (env WEFT_PLUGINS_DIR; \"\" for none; default "+strconv.Quote(f.dir)+")",
+		func(v string) error { f.dir, f.defaulted = v, false; return nil })
 	fs.StringVar(&f.checksums, "plugin-checksums", os.Getenv("WEFT_PLUGIN_CHECKSUMS"),
 		"a file of `sha256sum` lines (HEX  FILE) pinning plugin binaries: a listed plugin whose binary differs is refused (env WEFT_PLUGIN_CHECKSUMS)")
 	fs.Var(&f.env, "plugin-env",
@@ -109,7 +112,7 @@ func readChecksums(path string) (map[string]string, error) {
 // their components in reg. A plugin that fails is logged and listed as
 // FAILED; the others run. A --plugins-dir given explicitly must exist.
 func startPlugins(ctx context.Context, reg *core.Registry, f pluginFlags, logger *slog.Logger) (*boundPlugins, error) {
-	if f.dir != "" && f.dir != defaultPluginsDir {
+	if f.dir != "" && !f.defaulted {
 		if fi, err := os.Stat(f.dir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("--plugins-dir %s: not a directory", f.dir)
 		}

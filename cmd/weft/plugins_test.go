@@ -90,6 +90,12 @@ func TestPluginsList(t *testing.T) {
 	code = run(t.Context(), []string{"plugins", "list", "--plugins-dir", filepath.Join(dir, "nope")}, nil, &out, &errOut)
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errOut.String(), "not a directory")
+	// Asked for by name, even the default's name must exist (there is no
+	// ./plugins in this package's directory); left to the default, it may not.
+	errOut.Reset()
+	code = run(t.Context(), []string{"plugins", "list", "--plugins-dir", "plugins"}, nil, &out, &errOut)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut.String(), "--plugins-dir plugins: not a directory")
 
 	sums := filepath.Join(t.TempDir(), "plugins.sha256")
 	require.NoError(t, os.WriteFile(sums, []byte(strings.Repeat("0", 64)+"  plugins/echo\n"), 0o600))
