@@ -229,7 +229,7 @@ func (t *DataTransform) Execute(ctx context.Context, r *core.StepRun) (any, erro
 	if list, ok := data.([]any); ok {
 		for i, rec := range list {
 			if list[i], err = t.apply(ctx, r, rec); err != nil {
-				return nil, sdk.Errorf(sdk.AsError(err).Code, "item %d: %s", i, sdk.AsError(err).Message)
+				return nil, prefixError(err, fmt.Sprintf("item %d", i))
 			}
 		}
 		return list, nil
@@ -241,11 +241,18 @@ func (t *DataTransform) apply(ctx context.Context, r *core.StepRun, rec any) (an
 	for i, op := range t.ops {
 		var err error
 		if rec, err = op.apply(ctx, r, rec); err != nil {
-			e := sdk.AsError(err)
-			return nil, &sdk.Error{Code: e.Code, Message: fmt.Sprintf("operation %d (%s): %s", i, op.kind, e.Message), Details: e.Details, Err: err}
+			return nil, prefixError(err, fmt.Sprintf("operation %d (%s)", i, op.kind))
 		}
 	}
 	return rec, nil
+}
+
+// prefixError says where in the step an error happened and keeps the rest
+// of it: its code, whether it is retryable (a transform served by a plugin
+// that crashed is), how long to wait and its details.
+func prefixError(err error, where string) error {
+	e := sdk.AsError(err)
+	return &sdk.Error{Code: e.Code, Message: where + ": " + e.Message, Retryable: e.Retryable, RetryAfter: e.RetryAfter, Details: e.Details, Err: err}
 }
 
 func (op *operation) apply(ctx context.Context, r *core.StepRun, rec any) (any, error) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -40,6 +42,20 @@ var upperTransform = sdk.NewTransform("upper", func(_ context.Context, in map[st
 var failingTransform = sdk.NewTransform("fails", func(_ context.Context, in any) (any, error) {
 	return nil, sdk.Errorf("NORMALIZE_FAILED", "cannot normalise %v", in)
 })
+
+// flakyTransform fails, retryably, every call but each third.
+type flakyTransform struct{ calls *atomic.Int32 }
+
+func (f *flakyTransform) Info() sdk.Info {
+	return sdk.Info{Kind: sdk.KindTransform, Name: "flaky", New: func() sdk.Component { return f }}
+}
+
+func (f *flakyTransform) Transform(_ context.Context, in sdk.Value) (sdk.Value, error) {
+	if f.calls.Add(1)%3 != 0 {
+		return nil, &sdk.Error{Code: "UPSTREAM_BUSY", Message: "busy", Retryable: true, RetryAfter: time.Millisecond, Details: map[string]any{"n": 1}}
+	}
+	return in, nil
+}
 
 // suffixTransform appends its configured suffix to a string.
 type suffixTransform struct {
@@ -442,6 +458,23 @@ func TestDataTransformRuntimeErrors(t *testing.T) {
 				require.Contains(t, st.Error.Message, m)
 			}
 		})
+	}
+}
+
+// A transform's error keeps its code, retryable flag and details when the
+// step says where it happened: the record says what the component said.
+func TestDataTransformKeepsRetryableErrors(t *testing.T) {
+	t.Parallel()
+	flaky := &flakyTransform{calls: new(atomic.Int32)}
+	eng := newEngine(t, engineOpts{components: []sdk.Component{flaky}})
+	for _, source := range []string{`{"a": 1}`, `[{"a": 1}]`} {
+		exec := run(t, eng, transformStep(source, `[{"type": "transform", "name": "flaky"}]`), nil)
+		st := step(t, exec, "tx")
+		require.Equal(t, core.StatusFailed, st.Status)
+		require.Equal(t, "UPSTREAM_BUSY", st.Error.Code)
+		require.True(t, st.Error.Retryable, "%s: %+v", source, st.Error)
+		require.Equal(t, "map[n:1]", fmt.Sprint(st.Error.Details))
+		flaky.calls.Store(0)
 	}
 }
 
