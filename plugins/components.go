@@ -150,14 +150,18 @@ func (r *remote) call(ctx context.Context, in any, run *sdk.RunInfo) (any, error
 // client returns the current process of the component's plugin and a
 // client of it, for one call; the caller releases the process after it.
 func (r *remote) client(ctx context.Context) (*process, *plugin.Client, error) {
-	for {
+	for tries := 1; ; tries++ {
 		p, err := r.process()
 		if err != nil {
 			return nil, nil, err
 		}
 		c, err := p.get(ctx)
 		if errors.Is(err, errRetired) {
-			continue // a Reload replaced it just now: ask again
+			if tries < 3 && ctx.Err() == nil {
+				continue // a Reload replaced it just now: ask again
+			}
+			return nil, nil, &sdk.Error{Code: sdk.CodePluginCrashed, Retryable: true, Err: err,
+				Message: fmt.Sprintf("plugin %s is being reloaded; try again", r.p.name)}
 		}
 		if err != nil {
 			return nil, nil, err

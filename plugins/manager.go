@@ -288,6 +288,9 @@ func (m *Manager) Reload(ctx context.Context, reg *core.Registry) (ReloadReport,
 			rep.Failed[name] = err.Error()
 			if old == nil || old.status().State == StateFailed {
 				m.setProcess(name, p) // listed, FAILED, with its error
+				if old != nil {
+					old.retire() // a caller holding it must not start it again
+				}
 			}
 			continue
 		}

@@ -338,6 +338,7 @@ func TestReloadDrainsCallsUnderWay(t *testing.T) {
 			t.Parallel()
 			clock := clockwork.NewFakeClock()
 			dir := pluginsDir(t, map[string]string{"echo": "echo"})
+			replacement := buildPlugin(t, "./testdata/bench") // before the call: a build takes a while
 			m, _, reg, err := load(t, plugins.Options{Dir: dir, Clock: clock, DrainTimeout: time.Minute})
 			require.NoError(t, err)
 			e, ok := reg.Lookup(sdk.KindStep, "echo.echo")
@@ -355,7 +356,7 @@ func TestReloadDrainsCallsUnderWay(t *testing.T) {
 			oldPID := m.List()[0].PID
 
 			require.NoError(t, os.Remove(filepath.Join(dir, "echo")))
-			require.NoError(t, os.Link(buildPlugin(t, "./testdata/bench"), filepath.Join(dir, "echo")))
+			require.NoError(t, os.Link(replacement, filepath.Join(dir, "echo")))
 			rep, err := m.Reload(t.Context(), reg)
 			require.NoError(t, err)
 			require.Equal(t, []string{"echo"}, rep.Changed)
@@ -367,10 +368,10 @@ func TestReloadDrainsCallsUnderWay(t *testing.T) {
 			if tt.expire {
 				require.NoError(t, clock.BlockUntilContext(t.Context(), 1)) // the drain timer
 				clock.Advance(time.Minute)
-				r := <-done
+				r := receive(t, done)
 				require.Equal(t, sdk.CodePluginCrashed, sdk.AsError(r.err).Code, "%v", r.err)
 			} else {
-				r := <-done
+				r := receive(t, done)
 				require.NoError(t, r.err)
 				require.Equal(t, "slow", r.out.Data.(map[string]any)["said"])
 			}
@@ -401,7 +402,19 @@ func TestCloseStopsDrainingProcesses(t *testing.T) {
 	require.NoError(t, syscall.Kill(oldPID, 0), "draining")
 	require.NoError(t, m.Close(context.Background()))
 	require.ErrorIs(t, syscall.Kill(oldPID, 0), syscall.ESRCH)
-	require.Error(t, <-done)
+	require.Error(t, receive(t, done))
+}
+
+// receive waits for what ch brings, failing the test rather than hanging.
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing came in 30 s")
+		panic("unreachable")
+	}
 }
 
 func TestLargeMessagesAndShortDeadlines(t *testing.T) {

@@ -142,8 +142,13 @@ func (p *process) retire() {
 	p.retired = true
 	p.m.setDraining(p, true)
 	p.drain = p.m.clock.AfterFunc(p.m.opts.DrainTimeout, func() {
-		p.m.opts.Logger.Warn("plugin process replaced by a reload still had calls under way; killed", "plugin", p.name, "drain", p.m.opts.DrainTimeout)
-		p.stop()
+		p.mu.Lock()
+		busy := p.calls > 0 && p.client != nil
+		p.mu.Unlock()
+		if busy {
+			p.m.opts.Logger.Warn("plugin process replaced by a reload still had calls under way; killed", "plugin", p.name, "drain", p.m.opts.DrainTimeout)
+		}
+		p.stop() // go-plugin's Kill asks the process to exit first and waits up to 2 s
 	})
 	p.mu.Unlock()
 }
