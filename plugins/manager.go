@@ -376,14 +376,25 @@ func (m *Manager) unregister(reg *core.Registry, p *process) {
 	}
 }
 
-// List returns the status of every plugin, sorted by name.
+// List returns the status of every plugin, sorted by name, and of the
+// processes that a Reload replaced or removed while they finish their calls
+// (DRAINING, after the process now serving the same name).
 func (m *Manager) List() []Status {
-	procs := m.processes()
+	procs := slices.Collect(maps.Values(m.processes()))
+	m.procsMu.RLock()
+	procs = append(procs, slices.Collect(maps.Keys(m.draining))...)
+	m.procsMu.RUnlock()
 	out := make([]Status, 0, len(procs))
 	for _, p := range procs {
 		out = append(out, p.status())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	// By name; a process draining after a Reload after the one now serving.
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].State != StateDraining && out[j].State == StateDraining
+	})
 	return out
 }
 

@@ -361,8 +361,13 @@ func TestReloadDrainsCallsUnderWay(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{"echo"}, rep.Changed)
 			list := m.List()
+			require.Len(t, list, 2, "the new process and the draining one")
+			require.Equal(t, plugins.StateRunning, list[0].State)
 			require.Equal(t, 0, list[0].Calls, "the new process")
 			require.NotEqual(t, oldPID, list[0].PID)
+			require.Equal(t, plugins.StateDraining, list[1].State)
+			require.Equal(t, oldPID, list[1].PID)
+			require.Equal(t, 1, list[1].Calls)
 			require.NoError(t, syscall.Kill(oldPID, 0), "the old process serves its call still")
 
 			if tt.expire {
@@ -377,6 +382,7 @@ func TestReloadDrainsCallsUnderWay(t *testing.T) {
 			}
 			require.Eventually(t, func() bool { return syscall.Kill(oldPID, 0) == syscall.ESRCH },
 				10*time.Second, 5*time.Millisecond, "the old process is stopped once drained")
+			require.Eventually(t, func() bool { return len(m.List()) == 1 }, 10*time.Second, 5*time.Millisecond, "no longer listed")
 		})
 	}
 }
@@ -398,7 +404,9 @@ func TestCloseStopsDrainingProcesses(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "echo")))
 	_, err = m.Reload(t.Context(), reg)
 	require.NoError(t, err)
-	require.Empty(t, m.List(), "removed")
+	list := m.List()
+	require.Len(t, list, 1, "removed, draining")
+	require.Equal(t, plugins.StateDraining, list[0].State)
 	require.NoError(t, syscall.Kill(oldPID, 0), "draining")
 	require.NoError(t, m.Close(context.Background()))
 	require.ErrorIs(t, syscall.Kill(oldPID, 0), syscall.ESRCH)

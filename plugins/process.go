@@ -34,6 +34,7 @@ const (
 	StateCrashed  State = "CRASHED"  // it died or hung; it restarts on its next call, after its backoff
 	StateFailed   State = "FAILED"   // it could not be started or described (see Status.Error)
 	StateStarting State = "STARTING" // being started or stopped right now
+	StateDraining State = "DRAINING" // replaced or removed by a Reload, finishing its calls under way
 )
 
 // process is one plugin binary and, while it runs, its process.
@@ -323,6 +324,9 @@ func (p *process) status() Status {
 		} else if rc := p.client.ReattachConfig(); rc != nil {
 			st.PID = rc.Pid
 		}
+	}
+	if p.retired && st.State != StateCrashed {
+		st.State = StateDraining
 	}
 	for _, c := range p.desc.Components {
 		st.Components = append(st.Components, ComponentStatus{Kind: c.Kind, Name: qualify(p.name, c.Name), Version: c.Version, Summary: c.Summary})
