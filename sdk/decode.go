@@ -22,6 +22,16 @@ func DecodeValue(data Value, v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("sdk: DecodeValue needs a non-nil pointer, got %T", v)
 	}
+	// The direct path first, for a zero target (encoding/json decodes into
+	// what is there: defaults set before the call, maps it adds to). What it
+	// takes, CheckShape accepts; what it declines gets the full check, with
+	// every problem reported, and encoding/json.
+	if target := rv.Elem(); target.IsZero() {
+		if assign(data, target) {
+			return nil
+		}
+		target.SetZero() // what assign set before it gave up
+	}
 	if err := CheckShape(data, rv.Elem().Type(), false); err != nil {
 		return err
 	}
@@ -405,7 +415,9 @@ func sortedKeys(m map[string]any) []string {
 
 type fieldInfo struct {
 	typ    reflect.Type
-	quoted bool // the ",string" option
+	quoted bool  // the ",string" option
+	index  []int // the field's index path (through embedded structs)
+	viaPtr bool  // the path goes through an embedded pointer
 }
 
 type fieldSet struct {
@@ -445,8 +457,8 @@ func structFields(t reflect.Type) fieldSet {
 	}
 	var all []candidate
 	visited := map[reflect.Type]bool{}
-	var walk func(t reflect.Type, depth int)
-	walk = func(t reflect.Type, depth int) {
+	var walk func(t reflect.Type, depth int, index []int, viaPtr bool)
+	walk = func(t reflect.Type, depth int, index []int, viaPtr bool) {
 		if visited[t] {
 			return
 		}
@@ -459,13 +471,15 @@ func structFields(t reflect.Type) fieldSet {
 				continue
 			}
 			name, opts, _ := strings.Cut(tag, ",")
+			path := append(index[:len(index):len(index)], i)
 			if f.Anonymous && name == "" {
 				ft := f.Type
-				if ft.Kind() == reflect.Pointer {
+				ptr := ft.Kind() == reflect.Pointer
+				if ptr {
 					ft = ft.Elem()
 				}
 				if ft.Kind() == reflect.Struct {
-					walk(ft, depth+1)
+					walk(ft, depth+1, path, viaPtr || ptr)
 					continue
 				}
 			}
@@ -485,10 +499,10 @@ func structFields(t reflect.Type) fieldSet {
 					}
 				}
 			}
-			all = append(all, candidate{fieldInfo{typ: f.Type, quoted: quoted}, name, depth, tagged})
+			all = append(all, candidate{fieldInfo{typ: f.Type, quoted: quoted, index: path, viaPtr: viaPtr}, name, depth, tagged})
 		}
 	}
-	walk(t, 0)
+	walk(t, 0, nil, false)
 	byName := map[string][]candidate{}
 	var order []string
 	for _, c := range all {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,9 @@ func FuzzDecodeValue(f *testing.F) {
 			require.NotEmpty(t, ve.Problems)
 			return
 		}
+
+		// What the direct path takes, the full check accepts.
+		require.NoError(t, sdk.CheckShape(data, reflect.TypeFor[fuzzTarget](), false))
 
 		canonical, err := json.Marshal(data)
 		require.NoError(t, err)
