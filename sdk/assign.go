@@ -87,8 +87,8 @@ func assign(data Value, v reflect.Value) bool {
 		return true
 	case reflect.String:
 		s, ok := data.(string)
-		if !ok || !utf8.ValidString(s) {
-			return false
+		if !ok || !utf8.ValidString(s) || t == jsonNumberType {
+			return false // a json.Number field takes only a number literal
 		}
 		v.SetString(s)
 		return true
@@ -120,9 +120,22 @@ func assign(data Value, v reflect.Value) bool {
 		if !ok || math.Abs(f) > math.MaxFloat32 {
 			return false
 		}
-		// As encoding/json does: the shortest decimal of f, read as float32
+		// As encoding/json does: the number's decimal, read as float32
 		// (float32(f) would round twice).
-		f32, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 64), 32)
+		lit := strconv.FormatFloat(f, 'g', -1, 64)
+		switch n := data.(type) {
+		case int:
+			lit = strconv.Itoa(n)
+		case int64:
+			lit = strconv.FormatInt(n, 10)
+		case int32:
+			lit = strconv.FormatInt(int64(n), 10)
+		case uint:
+			lit = strconv.FormatUint(uint64(n), 10)
+		case uint64:
+			lit = strconv.FormatUint(n, 10)
+		}
+		f32, err := strconv.ParseFloat(lit, 32)
 		if err != nil {
 			return false
 		}
@@ -132,30 +145,43 @@ func assign(data Value, v reflect.Value) bool {
 	return false
 }
 
+var jsonNumberType = reflect.TypeFor[json.Number]()
+
 // jsonNumber returns the number data holds as encoding/json would read it
-// back from data's encoding: a float64. It declines what does not survive
-// that trip unchanged (float32 values, which encode as their shortest
-// float32 decimal) or does not encode at all (NaN, infinities).
+// back from data's encoding: a float64. It declines what may not survive
+// that trip unchanged: float32 values (encoded as their shortest float32
+// decimal), Go integers beyond 2^53 (a float64 rounds them, encoding/json
+// reads their digits into an integer field exactly), json.Number (its text
+// is encoded as it is, and need not be a JSON number) — and what does not
+// encode at all (NaN, infinities).
 func jsonNumber(data Value) (float64, bool) {
+	const exact = 1 << 53
 	var f float64
 	switch n := data.(type) {
 	case float64:
 		f = n
-	case json.Number:
-		var err error
-		if f, err = n.Float64(); err != nil {
-			return 0, false
-		}
 	case int:
 		f = float64(n)
+		if n > exact || n < -exact {
+			return 0, false
+		}
 	case int64:
 		f = float64(n)
+		if n > exact || n < -exact {
+			return 0, false
+		}
 	case int32:
 		f = float64(n)
 	case uint64:
 		f = float64(n)
+		if n > exact {
+			return 0, false
+		}
 	case uint:
 		f = float64(n)
+		if n > exact {
+			return 0, false
+		}
 	default:
 		return 0, false
 	}

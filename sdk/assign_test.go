@@ -79,7 +79,7 @@ func TestAssignMatchesEncodingJSON(t *testing.T) {
 	}{
 		{"plain fields", map[string]any{"s": "x", "name": "n", "i": 3.0, "u8": 255.0, "f": 0.1, "b": true}, true},
 		{"Go integers", map[string]any{"i": int64(-9007199254740992), "u8": uint(7), "f": 5, "f32": int32(3)}, true},
-		{"json.Number", map[string]any{"i": json.Number("12"), "f": json.Number("0.1"), "f32": json.Number("0.1")}, true},
+		{"json.Number", map[string]any{"i": json.Number("12"), "f": json.Number("0.1"), "f32": json.Number("0.1")}, false},
 		{"float32 field from a float64", map[string]any{"f32": 1.0000000596046447752}, true},
 		{"float32 value", map[string]any{"f": float32(0.1)}, false},
 		{"negative zero", map[string]any{"f": math.Copysign(0, -1), "i": math.Copysign(0, -1), "any": math.Copysign(0, -1)}, true},
@@ -87,7 +87,7 @@ func TestAssignMatchesEncodingJSON(t *testing.T) {
 		{"nulls", map[string]any{"p": nil, "l": nil, "m": nil, "any": nil, "in": nil, "t": nil, "raw": nil}, false},
 		{"nested", map[string]any{"l": []any{map[string]any{"k": "a", "m": map[string]any{"x": []any{1.0, "y", nil, true}}}, map[string]any{}}, "in": map[string]any{"k": "b"}}, true},
 		{"maps", map[string]any{"m": map[string]any{"a": 1.0, "b": nil}, "mm": map[string]any{"x": []any{map[string]any{"n": 1}}}, "opt": map[string]any{}}, true},
-		{"interface from Go values", map[string]any{"any": map[string]any{"n": 3, "l": []any{int64(4), json.Number("5.5")}}}, true},
+		{"interface from Go values", map[string]any{"any": map[string]any{"n": 3, "l": []any{int64(4), uint(5)}}}, true},
 		{"embedded", map[string]any{"e": 2.0}, true},
 		{"embedded pointer", map[string]any{"pe": "x"}, false},
 		{"case-insensitive key", map[string]any{"S": "x"}, false},
@@ -110,6 +110,14 @@ func TestAssignMatchesEncodingJSON(t *testing.T) {
 		{"overflow", map[string]any{"u8": 256.0}, false},
 		{"float32 out of range", map[string]any{"f32": 1e39}, false},
 		{"negative unsigned", map[string]any{"u8": -1.0}, false},
+		// Found in review: Go integers beyond 2^53, json.Number's own
+		// grammar, float32 from a big Go integer.
+		{"int64 beyond 2^53", map[string]any{"i": int64(9007199254740993)}, false},
+		{"json.Number beyond 2^53", map[string]any{"i": json.Number("9007199254740993")}, false},
+		{"json.Number 1.0 into an int", map[string]any{"i": json.Number("1.0")}, false},
+		{"json.Number not JSON", map[string]any{"f": json.Number("0x1p4"), "any": json.Number("+1")}, false},
+		{"float32 from a big int", map[string]any{"f32": int64(1<<60 + 3<<36 - 1)}, false},
+		{"float32 from an int", map[string]any{"f32": int64(1<<24 + 1)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +136,28 @@ func TestAssignMatchesEncodingJSON(t *testing.T) {
 				require.NoError(t, CheckShape(tt.data, reflect.TypeFor[assignTarget](), false), "assign takes only what CheckShape accepts")
 			}
 		})
+	}
+}
+
+// Field shapes where the field rules must be encoding/json's (found in
+// review): a tag name encoding/json refuses (the Go name then), ",string" on
+// an unnamed pointer, a json.Number field.
+func TestAssignFieldRules(t *testing.T) {
+	t.Parallel()
+	type target struct {
+		X int         `json:"a'b"`
+		P *int        `json:"p,string"`
+		N json.Number `json:"n"`
+		O int         `json:"ok"`
+	}
+	for _, data := range []map[string]any{
+		{"a'b": 1.0}, {"X": 2.0}, {"p": 5.0}, {"p": "5"}, {"n": "abc"}, {"n": "12"}, {"ok": 3.0},
+	} {
+		var fast, slow target
+		fastErr := DecodeValue(data, &fast)
+		slowErr := slowDecode(data, &slow)
+		require.Equal(t, slowErr == nil, fastErr == nil, "%v: fast %v, slow %v", data, fastErr, slowErr)
+		require.Equal(t, slow, fast, "%v", data)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // DecodeValue decodes JSON-shaped data into v (a non-nil pointer) strictly:
@@ -471,6 +472,9 @@ func structFields(t reflect.Type) fieldSet {
 				continue
 			}
 			name, opts, _ := strings.Cut(tag, ",")
+			if !isValidTag(name) {
+				name = "" // as encoding/json: the Go name then
+			}
 			path := append(index[:len(index):len(index)], i)
 			if f.Anonymous && name == "" {
 				ft := f.Type
@@ -491,9 +495,13 @@ func structFields(t reflect.Type) fieldSet {
 				name = f.Name
 			}
 			quoted := false
+			qt := f.Type // encoding/json looks through an unnamed pointer
+			if qt.Name() == "" && qt.Kind() == reflect.Pointer {
+				qt = qt.Elem()
+			}
 			for _, o := range strings.Split(opts, ",") {
 				if o == "string" {
-					switch k := f.Type.Kind(); {
+					switch k := qt.Kind(); {
 					case k == reflect.Bool, k == reflect.String, k >= reflect.Int && k <= reflect.Float64:
 						quoted = true
 					}
@@ -528,6 +536,23 @@ func structFields(t reflect.Type) fieldSet {
 	}
 	fieldCache.Store(t, fs)
 	return fs
+}
+
+// isValidTag reports whether s may name a field in a json tag, by
+// encoding/json's rule; it ignores a tag name it refuses.
+func isValidTag(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+			// Backslash and quotes are reserved; other punctuation is allowed.
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
 
 // suggest returns the known name closest to s when it is close enough to be a
