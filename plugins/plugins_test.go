@@ -2,8 +2,10 @@ package plugins_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,10 +170,18 @@ func TestChecksums(t *testing.T) {
 	_, ok := reg.Lookup(sdk.KindStep, "echo.echo")
 	require.False(t, ok)
 
-	_, _, reg, err = load(t, plugins.Options{Dir: dir, Checksums: map[string]string{"echo": st.SHA256}})
+	pinned, _, reg, err := load(t, plugins.Options{Dir: dir, Checksums: map[string]string{"echo": st.SHA256}})
 	require.NoError(t, err)
 	_, ok = reg.Lookup(sdk.KindStep, "echo.echo")
 	require.True(t, ok)
+	if runtime.GOOS == "linux" {
+		// A pinned plugin runs from a sealed copy of the bytes that were
+		// checked, not from the file.
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pinned.List()[0].PID))
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(exe, "/memfd:weft-plugin-echo"), exe)
+		require.Equal(t, filepath.Join(dir, "echo"), pinned.List()[0].Path)
+	}
 }
 
 func TestIncompatibleProtocol(t *testing.T) {

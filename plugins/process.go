@@ -64,6 +64,9 @@ type process struct {
 	drain   clockwork.Timer
 }
 
+// errNoSealedCopy says that a sealed copy of a binary cannot be made here.
+var errNoSealedCopy = errors.New("no sealed copies of binaries on this system")
+
 // errRetired is get's answer on a process a Reload replaced: the caller
 // asks the manager for the current one.
 var errRetired = errors.New("plugin process replaced by a reload")
@@ -157,7 +160,23 @@ func (p *process) retire() {
 // startLocked starts the process and checks that it answers.
 func (p *process) startLocked(ctx context.Context) error {
 	opts := p.m.opts
-	cmd := exec.Command(p.path)
+	sum, pinned := opts.Checksums[p.name]
+	exe := p.path
+	if pinned {
+		// Run the bytes that are checked (go-plugin's SecureConfig hashes
+		// the file it starts): a sealed copy, not the file, which could be
+		// replaced between the check and the exec.
+		f, err := sealedCopy(p.name, p.path)
+		switch {
+		case err == nil:
+			defer f.Close() // once started, the process has its own reference
+			exe = "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+		case !errors.Is(err, errNoSealedCopy):
+			return p.failLocked(sdk.Errorf(CodePluginStart, "plugin %s: copy %s to run it: %v", p.name, p.path, err))
+		}
+	}
+	cmd := exec.Command(exe)
+	cmd.Args[0] = p.path // what the plugin sees as its name
 	cmd.Env = append([]string(nil), opts.Env[p.name]...)
 	if opts.MaxProcs > 0 && !slices.ContainsFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, "GOMAXPROCS=") }) {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(opts.MaxProcs))
@@ -173,7 +192,6 @@ func (p *process) startLocked(ctx context.Context) error {
 		Logger:           newSlogger(opts.Logger, p.name),
 		Stderr:           io.Discard,
 	}
-	sum, pinned := opts.Checksums[p.name]
 	if opts.Checksums != nil && !pinned {
 		return p.failLocked(sdk.Errorf(CodePluginChecksum, "plugin %s: %s is not listed in the plugin checksums: refusing to run it", p.name, p.path))
 	}
