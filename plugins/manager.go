@@ -380,10 +380,7 @@ func (m *Manager) unregister(reg *core.Registry, p *process) {
 // processes that a Reload replaced or removed while they finish their calls
 // (DRAINING, after the process now serving the same name).
 func (m *Manager) List() []Status {
-	procs := slices.Collect(maps.Values(m.processes()))
-	m.procsMu.RLock()
-	procs = append(procs, slices.Collect(maps.Keys(m.draining))...)
-	m.procsMu.RUnlock()
+	procs := m.allProcesses()
 	out := make([]Status, 0, len(procs))
 	for _, p := range procs {
 		out = append(out, p.status())
@@ -404,16 +401,20 @@ func (m *Manager) Close(context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed.Store(true)
-	procs := slices.Collect(maps.Values(m.processes()))
-	m.procsMu.Lock()
-	procs = append(procs, slices.Collect(maps.Keys(m.draining))...)
-	m.procsMu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range procs {
+	for _, p := range m.allProcesses() {
 		wg.Go(p.stop)
 	}
 	wg.Wait()
 	return nil
+}
+
+// allProcesses returns the processes serving plugins and those draining
+// after a Reload.
+func (m *Manager) allProcesses() []*process {
+	m.procsMu.RLock()
+	defer m.procsMu.RUnlock()
+	return append(slices.Collect(maps.Values(m.plugins)), slices.Collect(maps.Keys(m.draining))...)
 }
 
 // setDraining notes that p drains (on), or is stopped (off).

@@ -137,13 +137,12 @@ func (p *process) release() {
 // still running.
 func (p *process) retire() {
 	p.mu.Lock()
+	p.retired = true
 	if p.calls == 0 || p.client == nil {
-		p.retired = true
 		p.mu.Unlock()
 		p.stop()
 		return
 	}
-	p.retired = true
 	p.m.setDraining(p, true)
 	p.drain = p.m.clock.AfterFunc(p.m.opts.DrainTimeout, func() {
 		p.mu.Lock()

@@ -121,21 +121,10 @@ func assign(data Value, v reflect.Value) bool {
 			return false
 		}
 		// As encoding/json does: the number's decimal, read as float32
-		// (float32(f) would round twice).
-		lit := strconv.FormatFloat(f, 'g', -1, 64)
-		switch n := data.(type) {
-		case int:
-			lit = strconv.Itoa(n)
-		case int64:
-			lit = strconv.FormatInt(n, 10)
-		case int32:
-			lit = strconv.FormatInt(int64(n), 10)
-		case uint:
-			lit = strconv.FormatUint(uint64(n), 10)
-		case uint64:
-			lit = strconv.FormatUint(n, 10)
-		}
-		f32, err := strconv.ParseFloat(lit, 32)
+		// (float32(f) would round twice). f holds the data's number exactly
+		// (jsonNumber declines integers it would round), so its shortest
+		// decimal is the same number as the data's encoding.
+		f32, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 64), 32)
 		if err != nil {
 			return false
 		}
