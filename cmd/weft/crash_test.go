@@ -56,15 +56,6 @@ const crashWorkflow = `{"name": "crash test", "steps": [
 	{"id": "b", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/b", "body": "{{steps.a.output.body}}"}},
 	{"id": "c", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/c"}}]}`
 
-func buildWeft(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "weft")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-	return bin
-}
-
 // workerProc is a running `weft worker`; exited is closed when it ends.
 type workerProc struct {
 	name   string
@@ -132,7 +123,7 @@ func stepStates(t *testing.T, dsn string) (map[string]core.Status, map[core.Stat
 // and checks the guarantees: every execution completes; no step that had
 // completed is called again; an interrupted step is called at most once more.
 func crashTest(t *testing.T, dsn string, workers int) {
-	bin := buildWeft(t)
+	bin := weftBinary(t)
 	api := &countingAPI{calls: map[string]int{}}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

@@ -197,13 +197,10 @@ func TestRunSecretsFromEnvironment(t *testing.T) {
 	require.Contains(t, out, "Bearer [REDACTED]")
 }
 
-// TestBinary builds the real binary once and checks the exit codes a shell sees.
+// TestBinary runs the real binary and checks the exit codes a shell sees.
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "weft")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	bin := weftBinary(t)
 
 	cmd := exec.Command(bin, "validate", "../../examples/lead-distribution.json")
 	require.NoError(t, cmd.Run())

@@ -110,7 +110,7 @@ func TestPluginsList(t *testing.T) {
 // outlives the server, whether it stops or is killed.
 func TestServePlugins(t *testing.T) {
 	t.Parallel()
-	bin := buildWeft(t)
+	bin := weftBinary(t)
 	dsn := filepath.Join(t.TempDir(), "weft.db")
 	dir := pluginDir(t, "echo")
 

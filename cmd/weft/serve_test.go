@@ -116,7 +116,7 @@ func (p *serverProc) call(t *testing.T, key, method, path, body string) (int, ma
 // COMPLETED with its full step history.
 func TestServeKilled(t *testing.T) {
 	t.Parallel()
-	bin := buildWeft(t)
+	bin := weftBinary(t)
 	api := &countingAPI{calls: map[string]int{}}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
@@ -186,7 +186,7 @@ func TestServeNoAuthRefused(t *testing.T) {
 // --shutdown-timeout) and its execution completes; the server exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	bin := buildWeft(t)
+	bin := weftBinary(t)
 	release := make(chan struct{})
 	called := make(chan struct{}, 1)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
