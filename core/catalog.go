@@ -29,6 +29,9 @@ type WorkflowInfo struct {
 type WorkflowFilter struct {
 	Status   WorkflowStatus
 	Category string
+	// Name selects the workflows of exactly this name (weft workflows apply
+	// finds the one it updates by name).
+	Name string
 	// Limit bounds the page (the store applies a default and a maximum).
 	Limit int
 	// Cursor continues a listing where the page that returned it ended.

@@ -218,6 +218,9 @@ func (s *Store) ListWorkflows(ctx context.Context, f core.WorkflowFilter) (core.
 	if f.Category != "" {
 		q = q.Where("category = ?", f.Category)
 	}
+	if f.Name != "" {
+		q = q.Where("name = ?", f.Name)
+	}
 	if f.Cursor != "" {
 		created, id, err := parseWorkflowCursor(f.Cursor)
 		if err != nil {

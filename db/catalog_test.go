@@ -309,6 +309,9 @@ func TestListWorkflows(t *testing.T) {
 					{"by category", core.WorkflowFilter{Category: "odd"}, []string{"w7", "w5", "w3"}},
 					{"by both", core.WorkflowFilter{Status: core.WorkflowActive, Category: "even"}, []string{"w8", "w4", "w2"}},
 					{"none", core.WorkflowFilter{Category: "nothing"}, nil},
+					{"by name", core.WorkflowFilter{Name: "w5"}, []string{"w5"}},
+					{"by name, deleted", core.WorkflowFilter{Name: "w1"}, nil},
+					{"by name and status", core.WorkflowFilter{Name: "w6", Status: core.WorkflowActive}, nil},
 				}
 				for _, tt := range tests {
 					t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/sdk"
 )
 
 // Role is what an API key may do. The roles are nested: each may do what
@@ -61,6 +62,29 @@ const (
 
 func (p permission) String() string {
 	return [...]string{"public", "read", "run", "author", "admin"}[p]
+}
+
+// role is the least role that has a permission (the roles are nested).
+func (p permission) role() Role {
+	for _, r := range Roles {
+		if r.may(p) {
+			return r
+		}
+	}
+	return RoleAdmin
+}
+
+// forbidden is the 403 of a key whose role may not do what it asked: it
+// names the role needed and the key's, in the roles' own words (what a user
+// can act on: ask for a key of that role).
+func forbidden(r *http.Request, need permission, role Role, prefix string) error {
+	want, more := need.role(), ""
+	if want != RoleAdmin {
+		more = " or higher"
+	}
+	return &apiError{Status: http.StatusForbidden, Code: CodeForbidden,
+		Message: fmt.Sprintf("%s %s needs the %s role%s; this key (%s…) has the %s role", r.Method, r.URL.Path, want, more, prefix, role),
+		Details: []sdk.Problem{{Path: "role", Message: fmt.Sprintf("needs %s%s, has %s", want, more, role)}}}
 }
 
 // may reports whether a role has a permission.
@@ -156,7 +180,7 @@ func (s *Server) authorize(r *http.Request, need permission) (*http.Request, err
 	}
 	role := Role(k.Role)
 	if !role.may(need) {
-		return nil, errorf(http.StatusForbidden, CodeForbidden, "role %s may not do this (it needs %s permission)", role, need)
+		return nil, forbidden(r, need, role, k.Prefix)
 	}
 	return r.WithContext(context.WithValue(r.Context(), principalKey{}, principal{KeyID: k.ID, Role: role})), nil
 }

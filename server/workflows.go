@@ -70,10 +70,10 @@ func (s *Server) workflow(r *http.Request) (*core.WorkflowInfo, error) {
 
 func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "status", "category", "limit", "cursor"); err != nil {
+	if err := onlyParams(q, "status", "category", "name", "limit", "cursor"); err != nil {
 		return err
 	}
-	f := core.WorkflowFilter{Category: q.Get("category"), Cursor: q.Get("cursor")}
+	f := core.WorkflowFilter{Category: q.Get("category"), Name: q.Get("name"), Cursor: q.Get("cursor")}
 	if st := q.Get("status"); st != "" {
 		f.Status = core.WorkflowStatus(strings.ToUpper(st))
 		switch f.Status {
