@@ -19,7 +19,7 @@ const (
 	BreakerHalfOpen = "HALF_OPEN"
 )
 
-// Breaker defaults (DESIGN.md).
+// Breaker defaults (docs/workflows.md, "Circuit breakers").
 const (
 	DefaultBreakerThreshold        = 5
 	DefaultBreakerTimeoutMs        = 60000
@@ -120,11 +120,11 @@ type BreakerStore interface {
 	DeleteBreaker(ctx context.Context, serviceID string) error
 }
 
-// Breakers implements the CLOSED → OPEN → HALF_OPEN state machine of DESIGN.md
-// over a BreakerStore. The state machine is written here rather than taken
-// from sony/gobreaker because the state must live in the store (shared by
-// instances, visible and settable through the API) and time must come from an
-// injected clock.
+// Breakers implements the CLOSED → OPEN → HALF_OPEN state machine described
+// in docs/workflows.md over a BreakerStore. The state machine is written here
+// rather than taken from sony/gobreaker because the state must live in the
+// store (shared by instances, visible and settable through the API) and time
+// must come from an injected clock.
 type Breakers struct {
 	store BreakerStore
 	clock clockwork.Clock

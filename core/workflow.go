@@ -22,8 +22,8 @@ const (
 	WorkflowCancelled WorkflowStatus = "CANCELLED"
 )
 
-// Workflow is a workflow definition: the JSON contract of DESIGN.md. Durations
-// are integers in milliseconds.
+// Workflow is a workflow definition: the JSON contract of docs/workflows.md.
+// Durations are integers in milliseconds.
 type Workflow struct {
 	// ID is assigned by the store; definitions submitted for creation leave it empty.
 	ID          string         `json:"id,omitempty" validate:"max=100"`
