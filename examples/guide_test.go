@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,11 +54,43 @@ func (l *guideLog) String() string {
 	return l.buf.String()
 }
 
+// guideClonePath is what the guide's reader replaces with the directory of
+// their clone of weft; the test puts this checkout there.
+const guideClonePath = "/path/to/weft"
+
+// guideCommands returns the go commands of a sh block of the guide, as
+// argument lists, with guideClonePath replaced by root. Every other line
+// must be one of known, which the test does in its own way; anything else
+// fails the test, so that the guide cannot gain a step the test skips.
+func guideCommands(t *testing.T, block, root string, known ...string) [][]string {
+	t.Helper()
+	var cmds [][]string
+	for line := range strings.Lines(block) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if args, ok := strings.CutPrefix(line, "go "); ok {
+			require.NotContains(t, args, "'", "the test splits commands on spaces: %s", line)
+			require.NotContains(t, args, "\"", "the test splits commands on spaces: %s", line)
+			fields := strings.Fields(args)
+			for i := range fields { // after splitting: root may hold spaces
+				fields[i] = strings.ReplaceAll(fields[i], guideClonePath, root)
+			}
+			cmds = append(cmds, fields)
+			continue
+		}
+		require.Contains(t, known, line, "a command of the guide this test does not follow")
+	}
+	return cmds
+}
+
 // TestPluginGuideHelloWorld follows docs/plugins.md from an empty folder:
-// the guide's main.go in a module of its own, built into a plugins
-// directory, loaded by weft and run by a workflow, the guide's too. Instead
-// of `go get` (weft's module may not be published at this commit) the
-// module requires this checkout through a replace directive.
+// the guide's commands to set up a module that builds against a clone of
+// weft (this checkout, through `go mod edit -replace`), its main.go, its
+// build commands, then weft loading the plugins directory and running the
+// guide's workflow. The published-module variant (`go get …@latest`) is
+// not followed: weft's module may not be published at this commit.
 func TestPluginGuideHelloWorld(t *testing.T) {
 	t.Parallel()
 	doc, err := os.ReadFile("../docs/plugins.md")
@@ -69,21 +102,28 @@ func TestPluginGuideHelloWorld(t *testing.T) {
 
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
+	// The folder is made here ("mkdir hello && cd hello"), and weft loads
+	// the plugins directory through plugins.Manager, as `weft serve` does.
+	setup := guideCommands(t, guideBlock(t, guide, "module-setup", "sh"), root, "mkdir hello && cd hello")
+	build := guideCommands(t, guideBlock(t, guide, "build", "sh"), root, "weft serve --plugins-dir ./plugins")
+	require.True(t, slices.ContainsFunc(setup, func(args []string) bool {
+		return slices.Equal(args, []string{"mod", "edit", "-replace", "github.com/weftworks/weft=" + root})
+	}), "the guide's setup builds against a clone through a replace of %s: %v", guideClonePath, setup)
+
 	dir := filepath.Join(t.TempDir(), "hello")
 	require.NoError(t, os.Mkdir(dir, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
-	for _, args := range [][]string{
-		{"mod", "init", "example.com/hello"},
-		{"mod", "edit", "-replace", "github.com/weftworks/weft=" + root},
-		{"mod", "tidy"},
-		{"build", "-o", filepath.Join("plugins", "hello"), "."},
-	} {
-		cmd := exec.CommandContext(t.Context(), "go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
+	goRun := func(cmds [][]string) {
+		for _, args := range cmds {
+			cmd := exec.CommandContext(t.Context(), "go", args...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
+		}
 	}
+	goRun(setup)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
+	goRun(build)
 
 	var log guideLog
 	logger := slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
