@@ -72,8 +72,12 @@ proto:
 	cd sdk/plugin/pb && PATH="$(CURDIR)/$(BIN)/tools:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative plugin.proto
 
+# bench: every benchmark once (BENCH=pattern for some). A quick look, not the
+# published figures: docs/performance.md gives those, each with the repeated
+# runs it took, and says what this target runs.
+BENCH ?= .
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./core/ ./db/ ./scripting/lua/ ./scripting/wasm/ ./scripting/bench/
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem ./core/ ./db/ ./sdk/ ./plugins/ ./scripting/lua/ ./scripting/wasm/ ./scripting/bench/
 
 clean:
 	rm -rf $(BIN)
