@@ -310,6 +310,21 @@ func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
 	return rows, nil
 }
 
+// latestStepColumns sets a step state's own fields (not its history) from
+// the row of its latest attempt.
+func latestStepColumns(st *core.StepState, r *StepExecution) error {
+	st.Type, st.Status, st.Parent, st.Index, st.FallbackFor = r.StepType, core.Status(r.StepStatus), r.ParentKey, r.ItemIndex, r.FallbackFor
+	st.StartedAt, st.FinishedAt, st.DurationMs, st.WakeAt = fromMicros(r.StepStartedAt), fromMicros(r.StepFinishedAt), r.StepDurationMs, fromMicros(r.WakeAt)
+	st.Error = nil
+	if len(r.StepError) > 0 {
+		st.Error = &sdk.Error{}
+		if err := fromJSON(r.StepError, st.Error); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // states assembles step states from their rows (sorted by key, attempt).
 func states(rows []StepExecution) (map[string]*core.StepState, error) {
 	out := map[string]*core.StepState{}
@@ -339,6 +354,14 @@ func states(rows []StepExecution) (map[string]*core.StepState, error) {
 		}
 		if r.Attempt == 0 {
 			continue
+		}
+		if r.Attempt > st.Attempts {
+			// The step's own columns of its latest attempt win: an earlier
+			// row (a skip's attempt 0, attempts before a retry) keeps what
+			// the step was then.
+			if err := latestStepColumns(st, &r); err != nil {
+				return nil, err
+			}
 		}
 		a := core.Attempt{Attempt: r.Attempt, Status: core.Status(r.Status), StartedAt: fromMicros(r.StartedAt),
 			FinishedAt: fromMicros(r.FinishedAt), DurationMs: r.DurationMs, RetryDelayMs: r.RetryDelayMs}

@@ -61,6 +61,11 @@ func TestRetry(t *testing.T) {
 			if n := e.countCalls("/flaky"); n != 2 {
 				t.Fatalf("the failed step was called %d times, want twice", n)
 			}
+			for _, step := range []string{"lead", "flaky", "after"} { // "after" was SKIPPED by the failure
+				if st := x["steps"].(map[string]any)[step].(map[string]any); st["status"] != "COMPLETED" {
+					t.Fatalf("step %s after the retry: %v", step, st)
+				}
+			}
 			hist := x["steps"].(map[string]any)["flaky"].(map[string]any)["history"].([]any)
 			if len(hist) != 2 || hist[0].(map[string]any)["status"] != "FAILED" || hist[1].(map[string]any)["attempt"] != 2.0 {
 				t.Fatalf("flaky's history: %v", hist)

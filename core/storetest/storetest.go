@@ -440,4 +440,25 @@ func reopen(t *testing.T, s core.Store) {
 
 	require.ErrorIs(t, s.Reopen(ctx, "x", nil, nil, t0), core.ErrConflict, "not finished")
 	require.ErrorIs(t, s.Reopen(ctx, "nope", nil, nil, t0), core.ErrNotFound)
+
+	// The retry's run: a step skipped before (no attempt) and the failed
+	// one both complete now, and the record says so.
+	skipped := &core.StepState{ID: "after", Type: "DATA_TRANSFORM", Status: core.StatusSkipped}
+	require.NoError(t, s.Checkpoint(ctx, "x", again.Lease, &core.Checkpoint{Steps: []*core.StepState{skipped}}))
+	t1 := t0.Add(2 * time.Minute)
+	post := rs.Steps["post"].Clone()
+	post.Status, post.Error, post.Attempts, post.StartedAt, post.FinishedAt = core.StatusCompleted, nil, 3, t1, t1
+	post.History = append(post.History, core.Attempt{Attempt: 3, Status: core.StatusCompleted, StartedAt: t1, FinishedAt: t1})
+	after := &core.StepState{ID: "after", Type: "DATA_TRANSFORM", Status: core.StatusCompleted, Attempts: 1, StartedAt: t1, FinishedAt: t1,
+		History: []core.Attempt{{Attempt: 1, Status: core.StatusCompleted, StartedAt: t1, FinishedAt: t1}}}
+	require.NoError(t, s.Checkpoint(ctx, "x", again.Lease, &core.Checkpoint{Steps: []*core.StepState{post, after}}))
+	x, err = s.GetExecution(ctx, "x")
+	require.NoError(t, err)
+	for _, id := range []string{"get", "post", "after"} {
+		require.Equal(t, core.StatusCompleted, x.Steps[id].Status, "step %s after the retry", id)
+	}
+	require.Nil(t, x.Steps["post"].Error, "the failed attempts' error is not the step's any more")
+	require.Equal(t, 3, x.Steps["post"].Attempts)
+	require.Len(t, x.Steps["post"].History, 3)
+	require.Equal(t, 1, x.Steps["after"].Attempts)
 }
