@@ -35,11 +35,15 @@ examples: build
 	done
 
 # run: the server on the embedded SQLite default (weft.db here), with the
-# example workflows loaded and the mock API they call on 127.0.0.1:9100 (the
-# address the examples name). It prints an admin key on first start, and
-# curl lines to try. Ctrl-C stops both.
+# example workflow applied and the mock API it calls. It prints an admin key
+# on first start (also kept for the weft CLI in ~/.config/weft/credentials)
+# and commands to try. Ctrl-C stops both. Other ports:
+#   make run ADDR=127.0.0.1:8081 MOCK_ADDR=127.0.0.1:9101
+# (the example's apiBase follows the mock: --var sets it at load).
+ADDR      ?= 127.0.0.1:8080
+MOCK_ADDR ?= 127.0.0.1:9100
 run: build
-	@$(BIN)/mockapi -addr 127.0.0.1:9100 -- $(BIN)/weft serve --load examples/lead-distribution.json
+	@$(BIN)/mockapi -addr $(MOCK_ADDR) -- sh -c 'exec "$$0" serve --addr "$$1" --load examples/lead-distribution.json --var "apiBase=$$WEFT_MOCKAPI_URL"' $(BIN)/weft $(ADDR)
 
 # run-once: the lead-distribution example in one process, without a server.
 run-once: build

@@ -64,6 +64,10 @@ func raceEnabled() bool {
 }
 
 func TestMain(m *testing.M) {
+	// No test writes the credentials file of the user running the tests:
+	// those that need one name a file of their own (in-process and in the
+	// processes they start, which inherit this).
+	os.Setenv("WEFT_CREDENTIALS", "none")
 	code := m.Run()
 	if weftBin.dir != "" {
 		_ = os.RemoveAll(weftBin.dir)

@@ -10,14 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/egress"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
-	"github.com/weftworks/weft/sdk"
 )
 
 func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -58,7 +55,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitUsage
 	}
 
-	progress := &progressPrinter{w: stderr, quiet: *quiet}
+	progress := newProgress(stderr, *quiet)
 	reg := registry(steps.Options{Client: egress.NewClient(egressOpts)})
 	if err := loadScripts(reg, *scriptsDir); err != nil {
 		fmt.Fprintf(stderr, "weft run: %v\n", err)
@@ -103,13 +100,18 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitUsage
 	}
 	defer plan.Close(context.WithoutCancel(ctx))
-	progress.start(wf)
+	ids := make([]string, len(wf.Steps))
+	for i, s := range wf.Steps {
+		ids[i] = s.ID
+	}
+	progress.start(fmt.Sprintf("%s (%d steps)", wf.Name, len(wf.Steps)), ids)
 	exec, err := eng.Execute(ctx, plan, in)
 	if err != nil {
+		progress.halt()
 		fmt.Fprintf(stderr, "weft run: %v\n", err)
 		return exitFailed
 	}
-	progress.done(exec)
+	progress.done(exec.Status, exec.DurationMs)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -153,95 +155,4 @@ func readInput(arg string, stdin io.Reader) (any, error) {
 		return nil, fmt.Errorf("invalid JSON: %v", err)
 	}
 	return v, nil
-}
-
-func printSummary(w io.Writer, exec *core.Execution) {
-	fmt.Fprintf(w, "execution %s %s in %dms\n", exec.ID, exec.Status, exec.DurationMs)
-	if exec.Error != nil {
-		fmt.Fprintf(w, "error: %s: %s\n", exec.Error.Code, exec.Error.Message)
-	}
-	if exec.Output != nil {
-		out, _ := json.MarshalIndent(exec.Output, "", "  ")
-		fmt.Fprintf(w, "output:\n%s\n", out)
-	}
-}
-
-// progressPrinter writes one line per step event on stderr: what started,
-// retried, waited and finished, with attempt and duration.
-type progressPrinter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
-	width int
-}
-
-func (p *progressPrinter) start(wf *core.Workflow) {
-	for _, s := range wf.Steps {
-		p.width = max(p.width, len(s.ID))
-	}
-	p.width = min(max(p.width, 8), 40)
-	if !p.quiet {
-		fmt.Fprintf(p.w, "▶ %s (%d steps)\n", wf.Name, len(wf.Steps))
-	}
-}
-
-var statusMarks = map[core.Status]string{
-	core.StatusCompleted: "✓", core.StatusFailed: "✗", core.StatusSkipped: "–",
-	core.StatusCancelled: "■", core.StatusTimedOut: "⏱", core.StatusInterrupted: "!",
-}
-
-func (p *progressPrinter) event(ev core.Event) {
-	if p.quiet {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	id := fmt.Sprintf("%-*s", p.width, ev.StepID)
-	switch ev.Type {
-	case core.EventStepStarted:
-		fmt.Fprintf(p.w, "  … %s %-14s RUNNING   attempt %d\n", id, ev.StepType, ev.Attempt)
-	case core.EventStepWaiting:
-		fmt.Fprintf(p.w, "  ◷ %s %-14s WAITING\n", id, ev.StepType)
-	case core.EventStepRetrying:
-		fmt.Fprintf(p.w, "  ↻ %s %-14s FAILED    attempt %d: %s; retrying in %s\n", id, ev.StepType, ev.Attempt, errText(ev.Error), fmtDuration(ev.Delay))
-	case core.EventStepFinished:
-		mark := statusMarks[ev.Status]
-		line := fmt.Sprintf("  %s %s %-14s %-9s", mark, id, ev.StepType, ev.Status)
-		if ev.Status != core.StatusSkipped {
-			line += fmt.Sprintf(" attempt %d  %s", ev.Attempt, fmtDuration(ev.Duration))
-		}
-		if ev.Error != nil {
-			line += "  " + errText(ev.Error)
-		}
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-func (p *progressPrinter) done(exec *core.Execution) {
-	if p.quiet {
-		return
-	}
-	fmt.Fprintf(p.w, "%s %s in %dms\n", statusMarks[exec.Status], exec.Status, exec.DurationMs)
-}
-
-func errText(e *sdk.Error) string {
-	if e == nil {
-		return ""
-	}
-	msg := e.Message
-	if len(msg) > 160 {
-		msg = msg[:160] + "…"
-	}
-	return e.Code + ": " + msg
-}
-
-// fmtDuration shows durations to a useful precision: 0.42ms, 12ms, 1.5s.
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(10 * time.Millisecond).String()
 }

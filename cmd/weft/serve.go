@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weftworks/weft/core"
@@ -23,6 +25,7 @@ type serveFlags struct {
 	engineFlags
 	addr     string
 	load     listFlag
+	vars     varFlags
 	noAuth   bool
 	maxBody  int64
 	shutdown time.Duration
@@ -37,7 +40,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.maxBody, _ = strconv.ParseInt(envOr("WEFT_MAX_BODY", strconv.Itoa(server.DefaultMaxBody)), 10, 64)
 	f.shutdown, _ = time.ParseDuration(envOr("WEFT_SHUTDOWN_TIMEOUT", "30s"))
 	fs.StringVar(&f.addr, "addr", f.addr, "address to listen on (env WEFT_ADDR)")
-	fs.Var(&f.load, "load", "workflow files to add to the catalog at start, unless one of the same name is there (repeatable)")
+	fs.Var(&f.load, "load", "workflow files to apply to the catalog at start, as weft workflows apply does: created, or the workflow of that name updated (repeatable)")
+	fs.Var(&f.vars, "var", "with --load: set a workflow variable, NAME=VALUE (VALUE as JSON when it parses, else a string; repeatable)")
 	fs.BoolVar(&f.noAuth, "no-auth", f.noAuth, "serve without API keys, every caller an admin: local development only, refused unless --addr is loopback (env WEFT_NO_AUTH=true)")
 	fs.Int64Var(&f.maxBody, "max-body", f.maxBody, "largest request body accepted, in bytes (env WEFT_MAX_BODY)")
 	f.maxModuleSize, _ = strconv.ParseInt(envOr("WEFT_MAX_MODULE_SIZE", strconv.Itoa(server.DefaultMaxModuleSize)), 10, 64)
@@ -92,7 +96,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitFailed
 	}
-	loaded, err := loadWorkflows(ctx, eng, store, sf.load, logger)
+	loaded, err := loadWorkflows(ctx, eng, store, sf.load, sf.vars, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitUsage
@@ -103,7 +107,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	if !sf.noAuth {
-		if err := firstAdminKey(ctx, store, ln.Addr().String(), loaded, stdout); err != nil {
+		if err := firstAdminKey(ctx, store, serverURL(ln.Addr()), loaded, stdout); err != nil {
 			fmt.Fprintf(stderr, "weft serve: %v\n", err)
 			return exitFailed
 		}
@@ -168,70 +172,155 @@ func ready(ctx context.Context, d *db.DB) error {
 	return nil
 }
 
-// firstAdminKey creates an admin key on a database that has none and prints
-// it, once (it is stored only as a hash), with curl lines to try.
-func firstAdminKey(ctx context.Context, keys server.Keys, addr string, loaded []*core.WorkflowInfo, stdout io.Writer) error {
+// serverURL is the URL clients on this machine reach a listener at: an
+// unspecified address (0.0.0.0, ::) is reached at loopback.
+func serverURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// firstAdminKey creates an admin key on a database that has none, prints
+// it once (weft stores only its hash) and keeps it in the user's
+// credentials file for the CLI; then it prints commands to try, each
+// correct as pasted: the CLI finds the key itself, and curl lines carry it
+// or ask the CLI for it.
+func firstAdminKey(ctx context.Context, keys server.Keys, base string, loaded []*core.WorkflowInfo, stdout io.Writer) error {
 	n, err := keys.CountKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("count API keys: %w", err)
 	}
-	secret := "$WEFT_KEY"
+	self := os.Args[0]
+	credPath := credentialsPath()
+	bearer := "$(" + shellQuote(self) + " auth token)" // the CLI's key, whichever it is
 	if n == 0 {
-		if secret, _, err = server.CreateKey(ctx, keys, "first admin", server.RoleAdmin); err != nil {
+		secret, _, err := server.CreateKey(ctx, keys, "first admin", server.RoleAdmin)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nNo API keys yet: created an admin key. It is shown only this once; weft keeps its hash:\n\n    %s\n", secret)
+		if err := saveCredential(credPath, base, secret); err != nil {
+			fmt.Fprintf(stdout, "\n(It could not be kept for the CLI: %v.)\n", err)
+		} else if credPath != "" {
+			fmt.Fprintf(stdout, "\nIt is also kept in %s (readable by you only), where the weft CLI finds it.\n", credPath)
+		}
+		bearer = secret
+	} else if !storedKeyWorks(ctx, keys, credPath, base) {
+		fmt.Fprintf(stdout, "\nThis database has API keys, and the CLI has none for %s. Give it one:\n"+
+			"    export WEFT_API_KEY=weft_…   # a key of this server; a new one: %s apikey create --role admin --db DB\n", base, shellQuote(self))
+		bearer = "$WEFT_API_KEY"
 	} else {
-		fmt.Fprintf(stdout, "\nThis database has API keys; set WEFT_KEY to one (a new one: weft apikey create --role admin).\n")
+		fmt.Fprintf(stdout, "\nThis database has API keys; the weft CLI uses the one kept in %s.\n", credPath)
 	}
-	fmt.Fprintf(stdout, "\nTry:\n    curl -H 'Authorization: Bearer %s' http://%s/api/v1/workflows\n", secret, addr)
+	// --server only when the CLI would not find this server by itself.
+	serverFlag := ""
+	if c, err := newClient(clientFlags{server: os.Getenv("WEFT_URL")}); err != nil || c.base != base {
+		serverFlag = " --server " + base
+	}
+	fmt.Fprintf(stdout, "\nTry:\n    %s workflows list%s\n", shellQuote(self), serverFlag)
 	for _, wf := range loaded {
-		fmt.Fprintf(stdout, "    curl -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"+
-			"         -d '{\"input\":{\"leadId\":\"lead_123\"}}' 'http://%s/api/v1/workflows/%s/execute?wait=10s'\n", secret, addr, wf.ID)
+		input := `{}`
+		if mentionsLeadID(wf) {
+			input = `{"leadId": "lead_123"}`
+		}
+		fmt.Fprintf(stdout, "    %s execute %s%s --input %s --wait\n", shellQuote(self), shellQuote(wf.Name), serverFlag, shellQuote(input))
+	}
+	fmt.Fprintf(stdout, "    curl -H \"Authorization: Bearer %s\" %s/api/v1/workflows\n", bearer, base)
+	for _, wf := range loaded {
+		body := `{"input": {}}`
+		if mentionsLeadID(wf) {
+			body = `{"input": {"leadId": "lead_123"}}`
+		}
+		fmt.Fprintf(stdout, "    curl -X POST -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' \\\n"+
+			"         --data-binary %s '%s/api/v1/workflows/%s/execute?wait=10s'\n", bearer, shellQuote(body), base, wf.ID)
 	}
 	fmt.Fprintln(stdout)
 	return nil
 }
 
-// loadWorkflows adds workflow files to the catalog, skipping those whose
-// name a workflow there already has (a restart loads nothing twice).
-func loadWorkflows(ctx context.Context, eng *core.Engine, catalog server.Catalog, files []string, logger *slog.Logger) ([]*core.WorkflowInfo, error) {
-	if len(files) == 0 {
-		return nil, nil
+// storedKeyWorks reports whether the credentials file keeps a key for base
+// that this database knows and has not revoked.
+func storedKeyWorks(ctx context.Context, keys server.Keys, credPath, base string) bool {
+	creds, err := readCredentials(credPath)
+	if err != nil {
+		return false
 	}
-	have := map[string]*core.WorkflowInfo{}
-	for cursor := ""; ; {
-		page, err := catalog.ListWorkflows(ctx, core.WorkflowFilter{Limit: 500, Cursor: cursor})
-		if err != nil {
-			return nil, fmt.Errorf("list workflows: %w", err)
-		}
-		for _, wf := range page.Items {
-			have[wf.Name] = wf
-		}
-		if cursor = page.Next; cursor == "" {
-			break
-		}
+	key := creds.Servers[base].APIKey
+	if key == "" {
+		return false
 	}
+	k, err := keys.KeyByHash(ctx, server.HashKey(key))
+	return err == nil && k.RevokedAt.IsZero()
+}
+
+// mentionsLeadID reports whether a workflow reads a leadId (the examples'
+// input), so that the lines to try give it one.
+func mentionsLeadID(wf *core.WorkflowInfo) bool {
+	data, err := json.Marshal(wf.Steps)
+	return err == nil && strings.Contains(string(data), "leadId")
+}
+
+// shellQuote quotes a word for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// loadWorkflows applies workflow files to the catalog as weft workflows
+// apply does: a file whose name no workflow has is created; the workflow of
+// that name is updated (a new version only if the file changed it, so a
+// restart changes nothing); several of one name are left alone, with a
+// warning. vars are set in every file's variables.
+func loadWorkflows(ctx context.Context, eng *core.Engine, catalog server.Catalog, files []string, vars varFlags, logger *slog.Logger) ([]*core.WorkflowInfo, error) {
 	var out []*core.WorkflowInfo
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("--load: %w", err)
 		}
+		if data, err = withVariables(data, vars); err != nil {
+			return nil, fmt.Errorf("--load %s: --var: %w", f, err)
+		}
 		wf, err := eng.ValidateDocument(ctx, data)
 		if err != nil {
 			return nil, fmt.Errorf("--load %s: %w", f, err)
 		}
-		if info, ok := have[wf.Name]; ok {
-			out = append(out, info)
+		wf.ID, wf.Version = "", 0
+		page, err := catalog.ListWorkflows(ctx, core.WorkflowFilter{Name: wf.Name, Limit: 2})
+		if err != nil {
+			return nil, fmt.Errorf("list workflows: %w", err)
+		}
+		var info *core.WorkflowInfo
+		switch len(page.Items) {
+		case 0:
+			if info, err = catalog.CreateWorkflow(ctx, wf); err != nil {
+				return nil, fmt.Errorf("--load %s: %w", f, err)
+			}
+			logger.Info("workflow loaded", "file", f, "id", info.ID, "name", info.Name, "version", info.Version)
+		case 1:
+			old := page.Items[0]
+			if info, err = catalog.UpdateWorkflow(ctx, old.ID, old.Version, wf); err != nil {
+				return nil, fmt.Errorf("--load %s: %w", f, err)
+			}
+			if info.Version != old.Version {
+				logger.Info("workflow updated", "file", f, "id", info.ID, "name", info.Name, "version", info.Version)
+			}
+		default:
+			logger.Warn("--load: several workflows have this name; none is updated", "file", f, "name", wf.Name)
 			continue
 		}
-		info, err := catalog.CreateWorkflow(ctx, wf)
-		if err != nil {
-			return nil, fmt.Errorf("--load %s: %w", f, err)
-		}
-		logger.Info("workflow loaded", "file", f, "id", info.ID, "name", info.Name)
-		have[wf.Name] = info
 		out = append(out, info)
 	}
 	return out, nil

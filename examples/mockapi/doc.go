@@ -21,7 +21,9 @@
 //	GET        /leads                 200 {"items":[lead…],"count":N}
 //	GET        /leads/{id}            200 lead for ids "42" (good lead), "7" (score 30, state "ny"),
 //	                                  "13" (disposable mailinator.com email, score 55), "lead_123"
-//	                                  (score 88: the original API's curl examples); else 404
+//	                                  (score 88: the original API's curl examples); "lead_flaky"
+//	                                  (score 91) answers 503 to calls 1–3 of every 4, so an execution
+//	                                  with three attempts fails and its retry succeeds; else 404
 //	POST       /carriers/{name}       201 {"carrier","accepted":true,"quoteId":"q-<name>-<n>","premium",
 //	                                  "idempotencyKey","replayed","received":<body>}; premium is
 //	                                  100+1.5×body.score (else body.priority, else 100); carrier

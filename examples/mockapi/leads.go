@@ -40,8 +40,30 @@ func (s *Server) handleLeads(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": leads, "count": len(leads)})
 }
 
+// flakyLead is a lead whose service is down three calls in four: calls 1–3
+// answer 503, call 4 the lead, and so on. The examples' GET retries three
+// times, so an execution for it fails, and retrying that execution (call 4)
+// completes it: the quickstart's failed execution, retried.
+var flakyLead = lead{ID: "lead_flaky", Email: "Katherine.Johnson@Example.com", Name: "katherine johnson", Score: 91,
+	State: "va", Phone: "757 555 0142", Source: "partner"}
+
+// flakyLeadPeriod is the length of flakyLead's cycle of calls.
+const flakyLeadPeriod = 4
+
 func (s *Server) handleLead(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if id == flakyLead.ID {
+		s.mu.Lock()
+		s.flaky["lead:"+id]++
+		n := s.flaky["lead:"+id]
+		s.mu.Unlock()
+		if n%flakyLeadPeriod != 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "the lead service is unavailable", "attempt": n})
+			return
+		}
+		writeJSON(w, http.StatusOK, flakyLead)
+		return
+	}
 	l, ok := findLead(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "lead "+id+" not found")

@@ -141,6 +141,21 @@ func TestLeads(t *testing.T) {
 		ids := []string{list.Items[0].ID, list.Items[1].ID, list.Items[2].ID, list.Items[3].ID}
 		require.Equal(t, []string{"42", "7", "13", "lead_123"}, ids)
 	})
+
+	t.Run("flaky lead", func(t *testing.T) {
+		// Three 503s, then the lead, in every cycle of four calls.
+		for cycle := range 2 {
+			for call := range 4 {
+				res := do(t, ts, "GET", "/leads/lead_flaky", "", nil)
+				if call < 3 {
+					require.Equal(t, 503, res.status, "cycle %d call %d", cycle, call+1)
+					continue
+				}
+				require.Equal(t, 200, res.status, "cycle %d call %d", cycle, call+1)
+				require.JSONEq(t, `{"id":"lead_flaky","email":"Katherine.Johnson@Example.com","name":"katherine johnson","score":91,"state":"va","phone":"757 555 0142","source":"partner"}`, res.body)
+			}
+		}
+	})
 }
 
 func TestCarriers(t *testing.T) {
