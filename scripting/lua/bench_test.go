@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/weftworks/weft/scripting/lua"
+	"github.com/weftworks/weft/sdk"
 )
 
 // BenchmarkTransform measures a trivial Lua call (the per-call overhead:
@@ -60,4 +62,25 @@ func BenchmarkTransform(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTimeoutOvershoot measures how long after its 50 ms Timeout an
+// endless loop is stopped (the VM checks its context at every instruction):
+// overshoot_ms is the mean delay past the timeout.
+func BenchmarkTimeoutOvershoot(b *testing.B) {
+	const timeout = 50 * time.Millisecond
+	rt := lua.New(lua.Options{Timeout: timeout})
+	sc, err := rt.Compile("loop", `local i = 0 while true do i = i + 1 end`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var over time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := rt.Run(context.Background(), sc, lua.Call{}); sdk.ErrorCode(err) != lua.CodeScriptTimeout {
+			b.Fatal(err)
+		}
+		over += time.Since(start) - timeout
+	}
+	b.ReportMetric(float64(over.Microseconds())/1000/float64(b.N), "overshoot_ms")
 }
