@@ -2,7 +2,10 @@ package db_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -98,75 +101,157 @@ func TestBreakersAreShared(t *testing.T) {
 	})
 }
 
-// Parked WAITs cost no goroutine each, and all wake on time.
+// Parked WAITs cost no goroutine each, and all wake on time. A thousand
+// executions (four times the worker's concurrency, forty times the goroutine
+// margin) show it in the default run; WEFT_TEST_FULL_SCALE=1 runs 10,000 on
+// SQLite, and BenchmarkParkedWaits measures how fast they park and wake.
 func TestManyParkedWaits(t *testing.T) {
 	// Not parallel: it counts goroutines.
 	testEachDBSerial(t, func(t *testing.T, b backend, n int) {
-		d := openDB(t, b.dsn(t))
-		clock := clockwork.NewFakeClock()
-		store := d.Store().WithClock(clock.Now)
-		eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: store, Clock: clock})
-		plan := compileOn(t, eng, `{"name": "nap", "steps": [
-			{"id": "nap", "type": "WAIT", "config": {"duration": 3600000}},
-			{"id": "done", "type": "DATA_TRANSFORM", "config": {"source": {"waited": "{{steps.nap.output.waitedMs}}"}, "operations": [{"type": "set", "field": "ok", "value": true}]}}]}`)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		ids := make([]string, n)
-		var wg sync.WaitGroup
-		for w := range 32 {
-			wg.Go(func() {
-				for i := w; i < n; i += 32 {
-					id, err := eng.Submit(ctx, plan, nil)
-					require.NoError(t, err)
-					ids[i] = id
-				}
-			})
-		}
-		wg.Wait()
-		before := runtime.NumGoroutine()
-		go func() { _ = eng.Work(ctx, core.WorkOptions{Concurrency: 256}) }()
-		count := func(status core.Status) int {
-			var c int
-			err := d.Bun().NewSelect().Table("workflow_executions").ColumnExpr("COUNT(*)").Where("status = ?", status).Scan(ctx, &c)
-			require.NoError(t, err)
-			return c
-		}
-		waitFor(t, "every execution to park", func() bool { return count(core.StatusWaiting) == n })
-		require.Less(t, runtime.NumGoroutine()-before, 40, "%d parked executions hold no goroutines", n)
-		next, ok, err := store.NextWake(ctx)
-		require.NoError(t, err)
-		require.True(t, ok)
-		require.Equal(t, clock.Now().Add(time.Hour).UnixMicro(), next.UnixMicro())
-
-		clock.Advance(time.Hour)
-		waitFor(t, "every execution to wake and finish", func() bool { return count(core.StatusCompleted) == n })
-		x, err := store.GetExecution(ctx, ids[n-1])
-		require.NoError(t, err)
-		require.Equal(t, map[string]any{"waited": float64(3600000), "ok": true}, x.Output)
+		parkAndWake(t, openDB(t, b.dsn(t)), n)
 	})
+}
+
+// BenchmarkParkedWaits parks b.N executions on a WAIT of an hour (on an
+// injected clock), then wakes them all; it reports both rates.
+func BenchmarkParkedWaits(b *testing.B) {
+	for _, bk := range []struct {
+		name string
+		dsn  func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return filepath.Join(b.TempDir(), "weft.db") }},
+		{"postgres", func(b *testing.B) string { return postgresDSN(b) }},
+	} {
+		b.Run(bk.name, func(b *testing.B) {
+			d := benchDB(b, bk.dsn(b))
+			b.ResetTimer()
+			parked, woken := parkAndWake(b, d, b.N)
+			b.ReportMetric(float64(b.N)/parked.Seconds(), "parked/s")
+			b.ReportMetric(float64(b.N)/woken.Seconds(), "woken/s")
+		})
+	}
+}
+
+// parkAndWake submits n executions of a workflow that waits an hour, runs a
+// worker until every one is parked, checks that they hold no goroutines and
+// that the next wake is due in an hour, advances the clock by an hour and
+// waits until every one has completed. It returns how long parking and
+// waking took (the benchmark's figures; the test asserts none).
+func parkAndWake(tb testing.TB, d *db.DB, n int) (parked, woken time.Duration) {
+	tb.Helper()
+	clock := clockwork.NewFakeClock()
+	store := d.Store().WithClock(clock.Now)
+	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: store, Clock: clock})
+	plan := compileOn(tb, eng, `{"name": "nap", "steps": [
+		{"id": "nap", "type": "WAIT", "config": {"duration": 3600000}},
+		{"id": "done", "type": "DATA_TRANSFORM", "config": {"source": {"waited": "{{steps.nap.output.waitedMs}}"}, "operations": [{"type": "set", "field": "ok", "value": true}]}}]}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Go(func() {
+			for i := w; i < n; i += 32 {
+				id, err := eng.Submit(ctx, plan, nil)
+				require.NoError(tb, err)
+				ids[i] = id
+			}
+		})
+	}
+	wg.Wait()
+	before := runtime.NumGoroutine()
+	start := time.Now()
+	worked := make(chan struct{})
+	defer func() { cancel(); <-worked }()
+	go func() {
+		defer close(worked)
+		_ = eng.Work(ctx, core.WorkOptions{Concurrency: 256})
+	}()
+	count := func(status core.Status) int {
+		var c int
+		err := d.Bun().NewSelect().Table("workflow_executions").ColumnExpr("COUNT(*)").Where("status = ?", status).Scan(ctx, &c)
+		require.NoError(tb, err)
+		return c
+	}
+	waitForCount(tb, "every execution to park", func() int { return count(core.StatusWaiting) }, n)
+	parked = time.Since(start)
+	// The goroutines of the last executions to park may still be returning:
+	// wait for the count to settle rather than read it once. One goroutine
+	// per parked wait would never settle below the margin.
+	waitSettled(tb, fmt.Sprintf("%d parked executions to hold no goroutines", n),
+		func() bool { return runtime.NumGoroutine()-before < 40 },
+		func() string { return fmt.Sprintf("%d goroutines more than before the worker", runtime.NumGoroutine()-before) })
+	next, ok, err := store.NextWake(ctx)
+	require.NoError(tb, err)
+	require.True(tb, ok)
+	require.Equal(tb, clock.Now().Add(time.Hour).UnixMicro(), next.UnixMicro())
+
+	start = time.Now()
+	clock.Advance(time.Hour)
+	waitForCount(tb, "every execution to wake and finish", func() int { return count(core.StatusCompleted) }, n)
+	woken = time.Since(start)
+	x, err := store.GetExecution(ctx, ids[n-1])
+	require.NoError(tb, err)
+	require.Equal(tb, map[string]any{"waited": float64(3600000), "ok": true}, x.Output)
+	return parked, woken
 }
 
 // testEachDBSerial is testEachDB for tests that must not run in parallel,
 // with the number of executions to use on each backend.
 func testEachDBSerial(t *testing.T, fn func(t *testing.T, b backend, n int)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, backend{"sqlite", func(t *testing.T) string { return t.TempDir() + "/weft.db" }}, 10000)
+		fn(t, backend{"sqlite", func(t *testing.T) string { return t.TempDir() + "/weft.db" }}, fullScale(1000, 10000))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, backend{"postgres", func(t *testing.T) string { return postgresDSN(t) }}, 2000) // the same behaviour; the SQLite run shows the 10,000
+		fn(t, backend{"postgres", func(t *testing.T) string { return postgresDSN(t) }}, fullScale(1000, 2000)) // the same behaviour; the SQLite run shows the 10,000
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+// fullScale is small in the default run and full when WEFT_TEST_FULL_SCALE
+// is set (README, Development): the scale tests' properties hold at either,
+// the full one only takes minutes.
+func fullScale(small, full int) int {
+	if os.Getenv("WEFT_TEST_FULL_SCALE") != "" {
+		return full
+	}
+	return small
+}
+
+// stallAfter is how long a scale test waits without seeing any progress
+// before it fails: a guard against a hang, never a budget for the work,
+// which may take as long as it needs while it moves.
+const stallAfter = 2 * time.Minute
+
+// waitForCount polls count until it reaches want. There is no deadline on
+// the whole: it fails only when the count has not moved for stallAfter.
+func waitForCount(tb testing.TB, what string, count func() int, want int) {
+	tb.Helper()
+	last, moved := -1, time.Now()
+	for {
+		c := count()
+		if c == want {
+			return
+		}
+		if c != last {
+			last, moved = c, time.Now()
+		} else if time.Since(moved) > stallAfter {
+			tb.Fatalf("waiting for %s: stuck at %d of %d for %v", what, c, want, stallAfter)
 		}
 		// Not too often: the conditions count thousands of rows, and the
 		// polls would take the CPU the executions need.
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitSettled polls cond until it holds, failing with state() after
+// stallAfter: for a condition that holds at once or after a few
+// milliseconds when the code is right, and never when it is wrong.
+func waitSettled(tb testing.TB, what string, cond func() bool, state func() string) {
+	tb.Helper()
+	for deadline := time.Now().Add(stallAfter); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: still %s after %v", what, state(), stallAfter)
+		}
 	}
 }
 
