@@ -535,6 +535,9 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		// from where it was, attempt numbers continuing.
 		st = prev.Clone()
 		st.Status = StatusRunning
+		if st.StartedAt.IsZero() { // skipped before a retry: it starts now
+			st.StartedAt = start
+		}
 		if len(st.History) > 0 {
 			last := &st.History[len(st.History)-1]
 			// RUNNING: a crash; CANCELLED: the engine stopped mid-attempt.
