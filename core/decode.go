@@ -11,10 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-
 	"github.com/weftworks/weft/sdk"
 )
 
@@ -22,9 +18,10 @@ import (
 const MaxDefinitionBytes = 16 << 20
 
 // ParseWorkflow decodes a workflow definition from JSON or YAML (YAML when the
-// document does not start with '{'). Field names are matched exactly; unknown
-// fields and values of the wrong type are reported with their JSON path and,
-// for JSON, their line and column.
+// document does not start with '{' or '['). Field names are matched exactly;
+// unknown fields and values of the wrong type are reported with their JSON
+// path and their line and column in the document, JSON or YAML alike (see
+// decode_yaml.go for how YAML positions are counted).
 //
 // A syntax error returns a nil workflow. Shape problems return the workflow as
 // far as it could be decoded together with a *sdk.ValidationError, so callers
@@ -38,33 +35,37 @@ func ParseWorkflow(data []byte) (*Workflow, error) {
 	if len(data) > MaxDefinitionBytes {
 		return nil, problem("", fmt.Sprintf("document is %d bytes; the limit is %d", len(data), MaxDefinitionBytes))
 	}
+	isJSON := trimmed[0] == '{' || trimmed[0] == '['
 	src := &sourceMap{}
-	if trimmed[0] != '{' && trimmed[0] != '[' {
-		if err := checkYAML(data); err != nil {
-			return nil, err
-		}
-		js, err := yaml.YAMLToJSON(data)
+	var problems []sdk.Problem
+	if !isJSON {
+		js, ysrc, yproblems, err := parseYAML(data)
 		if err != nil {
-			return nil, problem("", "invalid YAML: "+yaml.FormatError(err, false, true))
+			return nil, err
 		}
 		if len(js) > MaxDefinitionBytes {
 			return nil, problem("", fmt.Sprintf("the YAML document expands to %d bytes of JSON; the limit is %d", len(js), MaxDefinitionBytes))
 		}
-		data = js
-	} else {
-		src.data = data
+		if ysrc != nil {
+			src = ysrc
+		}
+		data, problems = js, yproblems
 	}
 
 	var tree any
 	if err := json.Unmarshal(data, &tree); err != nil {
+		if !isJSON {
+			// A position in the JSON made of the YAML would mislead.
+			return nil, problem("", "invalid YAML: it does not convert to JSON: "+err.Error())
+		}
 		return nil, syntaxProblem(data, err)
 	}
 	if _, ok := tree.(map[string]any); !ok {
 		return nil, problem("", "a workflow must be a JSON object, got "+sdk.TypeName(tree))
 	}
 
-	var problems []sdk.Problem
-	if src.data != nil {
+	if isJSON {
+		src.data = data
 		problems = append(problems, src.scan()...)
 	}
 	if err := sdk.CheckShape(tree, reflect.TypeFor[Workflow](), false); err != nil {
@@ -80,42 +81,6 @@ func ParseWorkflow(data []byte) (*Workflow, error) {
 		return wf, wf.locate(&sdk.ValidationError{Problems: problems})
 	}
 	return wf, nil
-}
-
-// checkYAML refuses anchors and aliases before the document is expanded: a
-// few hundred bytes of nested aliases expand to gigabytes ("billion laughs").
-// Workflow definitions do not need them.
-func checkYAML(data []byte) error {
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return problem("", "invalid YAML: "+yaml.FormatError(err, false, true))
-	}
-	finder := &aliasFinder{}
-	for _, doc := range file.Docs {
-		ast.Walk(finder, doc)
-	}
-	if finder.found != nil {
-		tok := finder.found.GetToken()
-		p := sdk.Problem{Message: "YAML anchors and aliases (&name, *name) are not supported in workflow definitions"}
-		if tok != nil && tok.Position != nil {
-			p.Line, p.Column = tok.Position.Line, tok.Position.Column
-		}
-		return &sdk.ValidationError{Problems: []sdk.Problem{p}}
-	}
-	return nil
-}
-
-type aliasFinder struct{ found ast.Node }
-
-func (f *aliasFinder) Visit(n ast.Node) ast.Visitor {
-	if f.found != nil || n == nil || reflect.ValueOf(n).IsNil() {
-		return nil
-	}
-	if t := n.Type(); t == ast.AliasType || t == ast.AnchorType {
-		f.found = n
-		return nil
-	}
-	return f
 }
 
 func problem(path, msg string) *sdk.ValidationError {
@@ -156,11 +121,15 @@ func lineCol(data []byte, off int) (int, int) {
 
 // sourceMap remembers where each JSON path starts in the source document so
 // that problems found later (validation, graph checks) can name a line and a
-// column.
+// column. For JSON, scan fills pos; for YAML, parseYAML fills tree.
 type sourceMap struct {
 	data []byte
-	pos  map[string]int
+	pos  map[string]int // JSON: path → byte offset
+	tree *posTree       // YAML
 }
+
+// indexed reports whether the map knows any position.
+func (s *sourceMap) indexed() bool { return s != nil && (s.pos != nil || s.tree != nil) }
 
 // scan walks the document token by token, recording the offset of every value
 // and reporting duplicate object keys (which encoding/json silently merges).
@@ -262,8 +231,16 @@ func (s *sourceMap) scan() []sdk.Problem {
 // position finds the line and column of a path, or of its nearest ancestor
 // present in the document.
 func (s *sourceMap) position(path string) (int, int, bool) {
-	if s == nil || s.pos == nil {
+	if !s.indexed() {
 		return 0, 0, false
+	}
+	if s.tree != nil {
+		off, ok := s.tree.lookup(path)
+		if !ok {
+			return 0, 0, false
+		}
+		l, c := lineCol(s.data, off)
+		return l, c, true
 	}
 	for {
 		if off, ok := s.pos[path]; ok {
@@ -290,10 +267,10 @@ func parentPath(p string) string {
 	return ""
 }
 
-// locate adds line and column to problems that lack them, when the workflow
-// was decoded from a JSON document, and orders them by position.
+// locate adds line and column to problems that lack them, from the document
+// (JSON or YAML) the workflow was decoded from, and orders them by position.
 func (w *Workflow) locate(ve *sdk.ValidationError) *sdk.ValidationError {
-	if w == nil || w.source == nil || w.source.pos == nil {
+	if w == nil || !w.source.indexed() {
 		return ve
 	}
 	defer SortProblems(ve.Problems)

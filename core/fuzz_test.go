@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -54,7 +55,9 @@ func FuzzParseTemplate(f *testing.F) {
 }
 
 // FuzzValidateDocument: any document is parsed and validated without panic;
-// problems always come as a *sdk.ValidationError with messages.
+// problems always come as a *sdk.ValidationError with messages, and a
+// position, when a problem has one, lies within the document (JSON or YAML).
+// A YAML problem with a path always has a position.
 func FuzzValidateDocument(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/invalid/*")
 	examples, _ := filepath.Glob("../examples/*.json")
@@ -66,6 +69,9 @@ func FuzzValidateDocument(f *testing.F) {
 	f.Add([]byte(`{"name": "x", "steps": [{"id": "a", "type": "WAIT", "config": {"duration": 1}}]}`))
 	f.Add([]byte("name: y\nsteps: [{id: a, type: WAIT, config: {duration: 1}}]\n"))
 	f.Add([]byte(`{"name": "x", "steps": [{"id": "a", "type": "FOR_EACH", "config": {"items": [1], "step": {"id": "b", "type": "PARALLEL", "config": {"steps": [{"id": "c", "type": "WAIT", "config": {"duration": 1}}]}}}}]}`))
+	f.Add([]byte("---\r\nname: y\r\nsteps:\r\n  - id: a\r\n    type: WAIT\r\n    config:\t{duration: 1, until: x}\r\n  -\r\n"))
+	f.Add([]byte("\xef\xbb\xbfname: é\nsteps:\n  - |\n    literal\n  - {id: \"ü\", type: WAIT, <<: {config: {duration: .inf}}}\n? colour\n: red\n"))
+	f.Add([]byte("name: y\nsteps:\n  - id: a\n    type: call\n    config: {url: x, url: y}\n...\n---\nname: [z]\n"))
 	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{})})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		wf, err := eng.ValidateDocument(context.Background(), data)
@@ -82,9 +88,22 @@ func FuzzValidateDocument(f *testing.F) {
 		if len(ve.Problems) == 0 {
 			t.Fatal("a ValidationError without problems")
 		}
+		doc := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+		trimmed := bytes.TrimSpace(doc)
+		isYAML := len(trimmed) > 0 && trimmed[0] != '{' && trimmed[0] != '['
+		lines := bytes.SplitAfter(doc, []byte("\n"))
 		for _, p := range ve.Problems {
 			if p.Message == "" {
 				t.Fatalf("problem without a message at %q", p.Path)
+			}
+			if p.Line == 0 {
+				if isYAML && p.Path != "" {
+					t.Fatalf("YAML problem without a position: %v", p)
+				}
+				continue
+			}
+			if p.Line < 1 || p.Line > len(lines) || p.Column < 1 || p.Column > len(lines[p.Line-1])+1 {
+				t.Fatalf("%v lies outside the document (%d lines)", p, len(lines))
 			}
 		}
 	})
