@@ -1,12 +1,17 @@
 # weft — the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
 BIN     := bin
-# Fuzz targets run briefly on every `make test` (a count of inputs, a few
-# seconds each: a wall-clock -fuzztime can end in a spurious "context deadline
-# exceeded" on a cold cache); run one longer with
-#   go test -run='^$$' -fuzz='^FuzzValidateDocument$$' -fuzztime=5m ./core/
-FUZZTIME ?= 20000x
-FUZZ := ./core:FuzzParseTemplate ./core:FuzzValidateDocument ./core:FuzzCompileExpr ./sdk:FuzzDecodeValue ./db:FuzzStorable ./db:FuzzEncode ./server:FuzzBlankReadOnly
+# Fuzzing. `go test` runs every fuzz target's seed corpus as an ordinary test;
+# `make test` then fuzzes each target briefly, TEST_FUZZTIME inputs apiece (a
+# count, not a duration: a busy machine takes longer but cannot fail for it;
+# about 2 s a target once the instrumented builds are cached). `make fuzz` is
+# the long run, FUZZTIME per target (a duration, 1m, or a count, 500000x):
+#   make fuzz FUZZTIME=10m
+#   make fuzz FUZZ=./core:FuzzValidateDocument FUZZTIME=30m
+# FUZZ is every `func FuzzXxx` in a *_test.go file, as PACKAGE:NAME.
+TEST_FUZZTIME ?= 2000x
+FUZZTIME      ?= 1m
+FUZZ ?= $(shell grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^(.*)/[^/]*_test\.go:func |\1:|' | sort -u)
 
 .PHONY: all build examples run run-once test lint fuzz bench clean proto
 
@@ -49,9 +54,16 @@ run: build
 run-once: build
 	@$(BIN)/mockapi -addr 127.0.0.1:0 -- sh -c '$(BIN)/weft run examples/lead-distribution.json --input "{\"leadId\": \"42\", \"apiBase\": \"$$WEFT_MOCKAPI_URL\"}"'
 
+# test: vet and gofmt, the whole suite with -race, a short fuzz of every
+# target, and a last line saying which optional backends the suite used
+# (printed whether it passed or not).
 test: lint
-	$(GO) test -race -count=1 ./...
-	@$(MAKE) --no-print-directory fuzz
+	@status=0; \
+	echo "$(GO) test -race -count=1 ./..."; \
+	$(GO) test -race -count=1 ./... && \
+		$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) || status=$$?; \
+	$(BACKENDS); \
+	exit $$status
 
 fuzz:
 	@for t in $(FUZZ); do \
@@ -59,6 +71,26 @@ fuzz:
 		echo "fuzz $$name ($(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# BACKENDS prints the backends line. PostgreSQL runs when
+# WEFT_TEST_POSTGRES_DSN is set, and then its tests fail (never skip) if the
+# server cannot be reached, so "ran" is true of a passing suite. No test
+# reads WEFT_TEST_NATS_URL yet (.ci/run exports it for the NATS trigger
+# tests to come); the line says so until one does.
+BACKENDS = \
+	if [ -n "$$WEFT_TEST_POSTGRES_DSN" ]; then \
+		pg="PostgreSQL ran (WEFT_TEST_POSTGRES_DSN)"; \
+	else \
+		pg="PostgreSQL skipped — set WEFT_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run its tests"; \
+	fi; \
+	if ! grep -rqs --include='*_test.go' WEFT_TEST_NATS_URL .; then \
+		nats="NATS: no test uses it yet"; \
+	elif [ -n "$$WEFT_TEST_NATS_URL" ]; then \
+		nats="NATS ran (WEFT_TEST_NATS_URL)"; \
+	else \
+		nats="NATS skipped — set WEFT_TEST_NATS_URL=nats://127.0.0.1:4222 to run its tests"; \
+	fi; \
+	echo "backends: $$pg · $$nats"
 
 lint:
 	$(GO) vet ./...
