@@ -202,8 +202,10 @@ func (c cli) executionsGet(ctx context.Context, args []string) int {
 
 func (c cli) executionsList(ctx context.Context, args []string) int {
 	var workflow, status string
+	var quiet bool
 	limit := 20
-	client, cf, _, code := c.clientCommand("executions list", "executions list [--workflow WORKFLOW] [--status S] [--limit N] [flags]", args, 0, 0, func(fs *flag.FlagSet) {
+	client, cf, _, code := c.clientCommand("executions list", "executions list [--workflow WORKFLOW] [--status S] [--limit N] [-q] [flags]", args, 0, 0, func(fs *flag.FlagSet) {
+		quietFlag(fs, &quiet)
 		fs.StringVar(&workflow, "workflow", "", "only executions of this workflow (id or name)")
 		fs.StringVar(&status, "status", "", "only executions with this status (PENDING, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED, TIMED_OUT)")
 		fs.IntVar(&limit, "limit", limit, "at most this many, newest first (0: all)")
@@ -226,8 +228,14 @@ func (c cli) executionsList(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail("executions list", err)
 	}
-	if cf.json {
+	switch {
+	case cf.json:
 		_ = printJSON(c.stdout, map[string]any{"items": items})
+		return exitOK
+	case quiet:
+		for _, x := range items {
+			fmt.Fprintln(c.stdout, x.ID)
+		}
 		return exitOK
 	}
 	tw := table(c.stdout, "ID", "WORKFLOW", "STATUS", "CREATED", "DURATION", "ERROR")
@@ -323,7 +331,7 @@ func (c *apiClient) watch(ctx context.Context, id string, p *progressPrinter, be
 	seen := map[string]stepSeen{}
 	if before != nil {
 		for _, s := range before.Steps {
-			seen[s.ID] = stepSeen{status: s.Status, attempts: s.Attempts, history: len(s.History), retried: s.Attempts}
+			seen[s.ID] = stepSeen{status: s.Status, attempts: s.Attempts, history: len(s.History), retried: s.Attempts, started: s.Attempts}
 		}
 	}
 	poll := 20 * time.Millisecond
@@ -370,8 +378,9 @@ type stepSeen struct {
 	status   core.Status
 	attempts int
 	history  int
-	// retried is the last attempt reported as failed and retried.
-	retried int
+	// retried is the last attempt reported as failed and retried; started
+	// the last reported as started.
+	retried, started int
 }
 
 // reportSteps reports what changed in an execution's steps since seen,
@@ -380,7 +389,7 @@ func reportSteps(x *core.Execution, seen map[string]stepSeen, p *progressPrinter
 	changed := false
 	for _, s := range sortedSteps(x) {
 		prev, known := seen[s.ID]
-		now := stepSeen{status: s.Status, attempts: s.Attempts, history: len(s.History), retried: prev.retried}
+		now := stepSeen{status: s.Status, attempts: s.Attempts, history: len(s.History), retried: prev.retried, started: prev.started}
 		if known && prev == now {
 			continue
 		}
@@ -394,14 +403,25 @@ func reportSteps(x *core.Execution, seen map[string]stepSeen, p *progressPrinter
 				now.retried = h.Attempt
 			}
 		}
+		// An attempt is under way unless the step's last attempt has ended
+		// (between two attempts, waiting out a retry delay).
+		var last *core.Attempt
+		if n := len(s.History); n > 0 {
+			last = &s.History[n-1]
+		}
+		attempt := max(s.Attempts, 1)
+		underWay := s.Status == core.StatusRunning && (last == nil || last.Attempt != s.Attempts || !last.Status.Terminal())
+		if underWay && attempt > prev.started {
+			now.started = attempt
+		}
 		seen[s.ID] = now
 		switch {
-		case s.Status == core.StatusRunning && (prev.status != core.StatusRunning || prev.attempts != s.Attempts):
+		case underWay && attempt > prev.started:
 			since := s.StartedAt
-			if n := len(s.History); n > 0 && !s.History[n-1].StartedAt.IsZero() {
-				since = s.History[n-1].StartedAt
+			if last != nil && last.Attempt == s.Attempts && !last.StartedAt.IsZero() {
+				since = last.StartedAt
 			}
-			p.started(s.ID, s.Type, max(s.Attempts, 1), since)
+			p.started(s.ID, s.Type, attempt, since)
 		case s.Status == core.StatusWaiting && prev.status != core.StatusWaiting:
 			p.waiting(s.ID, s.Type)
 		case s.Status.Terminal() && (!known || prev.status != s.Status || prev.attempts != s.Attempts):

@@ -42,13 +42,15 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no arguments", nil, exitUsage, "", "Usage:"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{"unknown command, near one", []string{"exeucte"}, exitUsage, "", `unknown command "exeucte"; did you mean "execute"?`},
+		{"unknown subcommand, near one", []string{"workflows", "lsit"}, exitUsage, "", `unknown command "lsit"; did you mean "list"?`},
 		{"help", []string{"help"}, exitOK, "weft validate FILE", ""},
 		{"version", []string{"version"}, exitOK, "weft ", ""},
 		{"validate without files", []string{"validate"}, exitUsage, "", "Usage: weft validate"},
 		{"run without file", []string{"run"}, exitUsage, "", "give exactly one workflow file"},
 		{"run with two files", []string{"run", "a.json", "b.json"}, exitUsage, "", "give exactly one workflow file"},
 		{"unknown flag", []string{"run", "--nope", "a.json"}, exitUsage, "", "flag provided but not defined: -nope"},
-		{"missing file", []string{"validate", "/does/not/exist.json"}, exitUsage, "", "no such file"},
+		{"missing file", []string{"validate", "/does/not/exist.json"}, exitFailed, "", "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 )
 
 // defaultPluginsDir is where weft serve and weft worker look for plugins
-// when --plugins-dir is not given (DESIGN.md); a missing default directory
+// when --plugins-dir is not given (docs/architecture.md); a missing default directory
 // means no plugins. weft run and weft validate load plugins only when
 // asked: run in a checkout of someone else's repository, they must not
 // execute whatever its ./plugins holds.

@@ -105,7 +105,7 @@ func (c cli) subcommands(ctx context.Context, group, usage string, args []string
 
 const workflowsUsage = `Usage:
   weft workflows list [--status S] [--category C] [--name N]   the workflows of the catalog
-  weft workflows get WORKFLOW                                  one workflow: its steps, triggers, versions
+  weft workflows get WORKFLOW                                  one workflow and its steps
   weft workflows apply FILE… [--var NAME=VALUE]                create or update workflows by name
   weft workflows delete WORKFLOW                               delete a workflow (its executions stay)
 
@@ -125,7 +125,9 @@ func (c cli) cmdWorkflows(ctx context.Context, args []string) int {
 func (c cli) workflowsList(ctx context.Context, args []string) int {
 	var status, category, name string
 	var limit int
-	client, cf, _, code := c.clientCommand("workflows list", "workflows list [--status S] [--category C] [--name N] [--limit N] [flags]", args, 0, 0, func(fs *flag.FlagSet) {
+	var quiet bool
+	client, cf, _, code := c.clientCommand("workflows list", "workflows list [--status S] [--category C] [--name N] [--limit N] [-q] [flags]", args, 0, 0, func(fs *flag.FlagSet) {
+		quietFlag(fs, &quiet)
 		fs.StringVar(&status, "status", "", "only workflows with this status (DRAFT, ACTIVE, PAUSED, …)")
 		fs.StringVar(&category, "category", "", "only workflows of this category")
 		fs.StringVar(&name, "name", "", "only workflows of exactly this name")
@@ -144,8 +146,14 @@ func (c cli) workflowsList(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail("workflows list", err)
 	}
-	if cf.json {
+	switch {
+	case cf.json:
 		_ = printJSON(c.stdout, map[string]any{"items": items})
+		return exitOK
+	case quiet:
+		for _, wf := range items {
+			fmt.Fprintln(c.stdout, wf.ID)
+		}
 		return exitOK
 	}
 	tw := table(c.stdout, "ID", "NAME", "VERSION", "STATUS", "STEPS", "UPDATED")
@@ -293,6 +301,13 @@ func cloneValues(q url.Values) url.Values {
 		out[k] = append([]string(nil), v...)
 	}
 	return out
+}
+
+// quietFlag registers -q and --quiet: a listing prints only ids, one a
+// line, for the shell (ID=$(weft executions list --status FAILED --limit 1 -q)).
+func quietFlag(fs *flag.FlagSet, quiet *bool) {
+	fs.BoolVar(quiet, "q", false, "print only the ids, one a line")
+	fs.BoolVar(quiet, "quiet", false, "the same as -q")
 }
 
 // table starts a tabwriter with a header row.

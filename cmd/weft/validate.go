@@ -22,7 +22,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var pf pluginFlags
 	pf.register(fs, "")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: weft validate FILE… [flags]\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not, 2 on bad usage.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: weft validate FILE… [flags]\n\nChecks workflow definitions (JSON or YAML). Prints every problem as FILE: path: message;\nexits 0 when all are valid, 1 when any is not (or cannot be read), 2 on bad usage.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)
@@ -55,8 +55,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	for _, f := range files {
 		wf, problems, err := check(ctx, eng, f)
 		if err != nil {
+			// A file that cannot be read is not valid either: 1, as for a
+			// definition with problems; the others are still checked.
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
-			code = exitUsage // the others are still checked
+			code = max(code, exitFailed)
 			continue
 		}
 		if len(problems) > 0 {
