@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -95,6 +96,12 @@ func (c cli) started(ctx context.Context, name string, client *apiClient, cf cli
 		return exitOK
 	}
 	x, err := client.watch(ctx, a.ExecutionID, newProgress(c.stderr, quiet), before)
+	if errors.Is(err, context.Canceled) {
+		// Ctrl-C stops the following, not the execution.
+		fmt.Fprintf(c.stderr, "weft %s: stopped following execution %s; it goes on on the server (weft executions watch %s; weft executions cancel %s)\n",
+			name, a.ExecutionID, a.ExecutionID, a.ExecutionID)
+		return exitFailed
+	}
 	if err != nil {
 		return c.fail(name, err)
 	}
