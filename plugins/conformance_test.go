@@ -22,11 +22,21 @@ import (
 // go-plugin's gRPC with AutoMTLS as in production. The binary is named
 // "conformance", so the components keep their own names.
 func TestConformance(t *testing.T) {
-	coretest.Run(t, func(t *testing.T, reg *core.Registry) {
-		dir := t.TempDir()
-		require.NoError(t, os.Link(buildPlugin(t, "./testdata/conformance"), filepath.Join(dir, "conformance")))
-		m := plugins.New(plugins.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		t.Cleanup(func() { _ = m.Close(context.Background()) })
-		require.NoError(t, m.Load(t.Context(), reg))
-	})
+	coretest.Run(t, func(t *testing.T, reg *core.Registry) { registerConformance(t, reg) })
+}
+
+// BenchmarkConformanceStop: how soon a plugin call is stopped after its
+// deadline.
+func BenchmarkConformanceStop(b *testing.B) {
+	reg := coretest.NewRegistry()
+	registerConformance(b, reg)
+	coretest.BenchmarkStop(b, reg)
+}
+
+func registerConformance(tb testing.TB, reg *core.Registry) {
+	dir := tb.TempDir()
+	require.NoError(tb, os.Link(buildPlugin(tb, "./testdata/conformance"), filepath.Join(dir, "conformance")))
+	m := plugins.New(plugins.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	tb.Cleanup(func() { _ = m.Close(context.Background()) })
+	require.NoError(tb, m.Load(context.Background(), reg))
 }

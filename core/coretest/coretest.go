@@ -39,12 +39,14 @@
 //     contract: Lua error tables carry none); a validator's rejection is an
 //     *sdk.ValidationError whose problems (path and message) arrive intact
 //     and in order; the engine fails the step with the same code.
-//   - Timeout: a call that never returns on its own (op "block") ends within
-//     [Slack] of its context's deadline with code TIMEOUT and an error that
-//     is context.DeadlineExceeded (errors.Is); ended by cancellation, with
-//     CANCELLED and context.Canceled; through the engine, a step timeout
-//     fails the step with TIMEOUT just as fast. The same instance still works
-//     afterwards.
+//   - Timeout: a call that never returns on its own (op "block") ends when
+//     its context's deadline passes, not before, with code TIMEOUT and an
+//     error that is context.DeadlineExceeded (errors.Is); ended by
+//     cancellation, with CANCELLED and context.Canceled; through the engine,
+//     a step timeout fails the step with TIMEOUT. The same instance still
+//     works afterwards. How soon after the deadline a call returns is a
+//     figure, not a condition (a busy machine is slower): [BenchmarkStop]
+//     measures it.
 //   - Concurrency: 200 concurrent calls with distinct inputs, mixing success,
 //     failure, acceptance and rejection, on one shared instance each, get
 //     exactly their own results (run the suite under -race), and a FOR_EACH
@@ -52,9 +54,9 @@
 //
 // # Notes
 //
-// The timing cases run one after the other, after the value cases, so that
-// they measure the runtime rather than a busy machine. The suite takes a few
-// seconds per runtime under -race.
+// The timing cases run one after the other, after the value cases. No case
+// has a time limit of its own: a call that is never stopped fails the case
+// after [hangGuard]. The suite takes a few seconds per runtime under -race.
 //
 // Steps are not part of the suite: every runtime registers transforms and
 // validators by name, but steps differ by design (LUA runs an inline script,
@@ -91,15 +93,14 @@ const (
 const (
 	// Deadline is the timeout given to calls that never end on their own.
 	Deadline = 50 * time.Millisecond
-	// Slack is how long after its deadline (or cancellation) such a call may
-	// take to return.
-	Slack = 100 * time.Millisecond
 	// Concurrency is the number of concurrent calls of the concurrency case.
 	Concurrency = 200
 )
 
-// testTimeout bounds every engine execution: a guard against hangs.
-const testTimeout = 30 * time.Second
+// hangGuard bounds every call and execution of the suite: a guard against a
+// call that is never stopped, far above what any case needs on a busy
+// machine, never a measure of speed.
+const hangGuard = 2 * time.Minute
 
 // Register adds the compiled-in Go implementation of the conformance
 // components (package [reference]) to reg.
@@ -372,10 +373,11 @@ func (s *suite) plan(t *testing.T, step string) *core.Plan {
 
 func (s *suite) execute(t *testing.T, p *core.Plan, input any) *core.Execution {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), hangGuard)
 	defer cancel()
 	x, err := s.eng.Execute(ctx, p, input)
 	require.NoError(t, err)
+	require.NoError(t, ctx.Err(), "the execution ended only at the test's guard")
 	return x
 }
 
@@ -452,6 +454,24 @@ func (s *suite) validatorEngine(t *testing.T, tc validatorCase) {
 
 var blockInput = map[string]any{"op": "block"}
 
+// callGuarded calls the transform with the block op and returns its error;
+// it fails the test when the call has not returned after hangGuard.
+func callGuarded(t *testing.T, tr sdk.Transform, ctx context.Context) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.Transform(ctx, blockInput)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(hangGuard):
+		t.Fatalf("the call was not stopped %v after the end of its context", hangGuard)
+		return nil
+	}
+}
+
 // stillWorks checks that an instance serves calls after one was stopped.
 func stillWorks(t *testing.T, tr sdk.Transform) {
 	t.Helper()
@@ -466,7 +486,7 @@ func requireStopped(t *testing.T, err error, elapsed time.Duration, code string,
 	require.Error(t, err)
 	require.Equal(t, code, sdk.ErrorCode(err), "error: %v", err)
 	require.ErrorIs(t, err, cause)
-	require.Less(t, elapsed, Deadline+Slack, "the call must return within %s of the end of its context", Slack)
+	require.GreaterOrEqual(t, elapsed, Deadline, "the call returned before the end of its context")
 	t.Logf("returned %s after the end of its context", elapsed-Deadline)
 }
 
@@ -476,7 +496,7 @@ func (s *suite) timeoutDirect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), Deadline)
 	defer cancel()
 	start := time.Now()
-	_, err := tr.Transform(ctx, blockInput)
+	err := callGuarded(t, tr, ctx)
 	requireStopped(t, err, time.Since(start), sdk.CodeTimeout, context.DeadlineExceeded)
 	stillWorks(t, tr)
 }
@@ -489,7 +509,7 @@ func (s *suite) cancelDirect(t *testing.T) {
 	timer := time.AfterFunc(Deadline, cancel)
 	defer timer.Stop()
 	start := time.Now()
-	_, err := tr.Transform(ctx, blockInput)
+	err := callGuarded(t, tr, ctx)
 	requireStopped(t, err, time.Since(start), sdk.CodeCancelled, context.Canceled)
 	stillWorks(t, tr)
 }
@@ -500,12 +520,10 @@ func (s *suite) expiredDirect(t *testing.T) {
 	stillWorks(t, tr)
 	ctx, cancel := context.WithTimeout(t.Context(), -time.Second)
 	defer cancel()
-	start := time.Now()
-	_, err := tr.Transform(ctx, blockInput)
+	err := callGuarded(t, tr, ctx)
 	require.Error(t, err)
 	require.Equal(t, sdk.CodeTimeout, sdk.ErrorCode(err), "error: %v", err)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), Slack)
 	stillWorks(t, tr)
 }
 
@@ -521,7 +539,7 @@ func (s *suite) timeoutEngine(t *testing.T) {
 	require.NotNil(t, st.Error)
 	require.Equal(t, sdk.CodeTimeout, st.Error.Code, "error: %v", st.Error)
 	require.Equal(t, sdk.CodeTimeout, x.Error.Code)
-	require.Less(t, elapsed, Deadline+Slack, "the execution must end within %s of the step's timeout", Slack)
+	require.GreaterOrEqual(t, elapsed, Deadline, "the step ended before its timeout")
 	t.Logf("execution ended %s after the step's timeout", elapsed-Deadline)
 
 	// Without the short timeout: a runtime may start a new instance first.
@@ -607,3 +625,57 @@ func (s *suite) concurrentEngine(t *testing.T) {
 	require.Equal(t, core.StatusCompleted, x.Status, "error: %v", x.Error)
 	require.Equal(t, want, core.Normalize(x.Steps["each"].Output))
 }
+
+// BenchmarkStop measures how soon a runtime stops a call that never returns
+// on its own once its context's deadline ([Deadline]) has passed: directly
+// and as a step through the engine. over_ms is the mean time past the
+// deadline. reg holds the runtime's conformance components, registered as
+// for [Run] (on a registry from NewRegistry); call it from the runtime's own
+// benchmarks.
+func BenchmarkStop(b *testing.B, reg *core.Registry) {
+	s := &suite{reg: reg, eng: core.New(core.Options{Registry: reg})}
+	b.Run("Direct", func(b *testing.B) {
+		e, ok := reg.Lookup(sdk.KindTransform, TransformName)
+		if !ok {
+			b.Fatalf("no transform %s", TransformName)
+		}
+		tr := e.New().(sdk.Transform)
+		var over time.Duration
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), Deadline)
+			start := time.Now()
+			_, err := tr.Transform(ctx, blockInput)
+			over += time.Since(start) - Deadline
+			cancel()
+			if sdk.ErrorCode(err) != sdk.CodeTimeout {
+				b.Fatalf("got %v, want TIMEOUT", err)
+			}
+		}
+		b.ReportMetric(float64(over.Microseconds())/1000/float64(b.N), "over_ms")
+	})
+	b.Run("Engine", func(b *testing.B) {
+		w, err := core.ParseWorkflow([]byte(`{"name": "conformance", "steps": [` + transformStep("", fmt.Sprint(Deadline.Milliseconds())) + `]}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := s.eng.Compile(context.Background(), w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close(context.Background())
+		var over time.Duration
+		for b.Loop() {
+			start := time.Now()
+			x, err := s.eng.Execute(context.Background(), p, blockInput)
+			over += time.Since(start) - Deadline
+			if err != nil || x.Error == nil || x.Error.Code != sdk.CodeTimeout {
+				b.Fatalf("got %v %v, want TIMEOUT", err, x.Error)
+			}
+		}
+		b.ReportMetric(float64(over.Microseconds())/1000/float64(b.N), "over_ms")
+	})
+}
+
+// NewRegistry returns a registry with the built-in step types, as [Run]
+// gives its register function, for [BenchmarkStop].
+func NewRegistry() *core.Registry { return steps.NewRegistry(steps.Options{}) }

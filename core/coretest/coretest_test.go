@@ -16,3 +16,11 @@ func TestConformance(t *testing.T) {
 		require.NoError(t, coretest.Register(reg))
 	})
 }
+
+// BenchmarkStop: how soon the compiled-in components are stopped after their
+// deadline, the baseline of every runtime's figure.
+func BenchmarkStop(b *testing.B) {
+	reg := coretest.NewRegistry()
+	require.NoError(b, coretest.Register(reg))
+	coretest.BenchmarkStop(b, reg)
+}
