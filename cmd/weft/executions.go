@@ -235,28 +235,14 @@ func (c cli) executionsList(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail("executions list", err)
 	}
-	switch {
-	case cf.json:
-		_ = printJSON(c.stdout, map[string]any{"items": items})
-		return exitOK
-	case quiet:
-		for _, x := range items {
-			fmt.Fprintln(c.stdout, x.ID)
-		}
-		return exitOK
-	}
-	tw := table(c.stdout, "ID", "WORKFLOW", "STATUS", "CREATED", "DURATION", "ERROR")
-	for _, x := range items {
-		dur := "-"
-		if x.Status.Terminal() {
-			dur = fmtDuration(time.Duration(x.DurationMs) * time.Millisecond)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.WorkflowName, x.Status, when(x.CreatedAt), dur, errText(x.Error))
-	}
-	_ = tw.Flush()
-	if len(items) == 0 {
-		fmt.Fprintln(c.stderr, "no executions")
-	}
+	printListing(c, cf, quiet, items, "no executions",
+		[]string{"ID", "WORKFLOW", "STATUS", "CREATED", "DURATION", "ERROR"}, func(x *core.Execution) []any {
+			dur := "-"
+			if x.Status.Terminal() {
+				dur = fmtDuration(time.Duration(x.DurationMs) * time.Millisecond)
+			}
+			return []any{x.ID, x.WorkflowName, x.Status, when(x.CreatedAt), dur, errText(x.Error)}
+		})
 	return exitOK
 }
 

@@ -146,24 +146,10 @@ func (c cli) workflowsList(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail("workflows list", err)
 	}
-	switch {
-	case cf.json:
-		_ = printJSON(c.stdout, map[string]any{"items": items})
-		return exitOK
-	case quiet:
-		for _, wf := range items {
-			fmt.Fprintln(c.stdout, wf.ID)
-		}
-		return exitOK
-	}
-	tw := table(c.stdout, "ID", "NAME", "VERSION", "STATUS", "STEPS", "UPDATED")
-	for _, wf := range items {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\n", wf.ID, wf.Name, wf.Version, wf.Status, len(wf.Steps), when(wf.UpdatedAt))
-	}
-	_ = tw.Flush()
-	if len(items) == 0 {
-		fmt.Fprintln(c.stderr, "no workflows (add one: weft workflows apply FILE)")
-	}
+	printListing(c, cf, quiet, items, "no workflows (add one: weft workflows apply FILE)",
+		[]string{"ID", "NAME", "VERSION", "STATUS", "STEPS", "UPDATED"}, func(wf *core.WorkflowInfo) []any {
+			return []any{wf.ID, wf.Name, wf.Version, wf.Status, len(wf.Steps), when(wf.UpdatedAt)}
+		})
 	return exitOK
 }
 
@@ -301,6 +287,37 @@ func cloneValues(q url.Values) url.Values {
 		out[k] = append([]string(nil), v...)
 	}
 	return out
+}
+
+// printListing prints a listing: the server's JSON with --json, the ids
+// with -q, else a table of header and a row per item (the first column is
+// the id); an empty table says so on stderr with none.
+func printListing[T any](c cli, cf clientFlags, quiet bool, items []T, none string, header []string, row func(T) []any) {
+	if cf.json {
+		_ = printJSON(c.stdout, map[string]any{"items": items})
+		return
+	}
+	if quiet {
+		for _, it := range items {
+			fmt.Fprintln(c.stdout, row(it)[0])
+		}
+		return
+	}
+	tw := table(c.stdout, header...)
+	for _, it := range items {
+		cells := row(it)
+		for i, cell := range cells {
+			sep := "\t"
+			if i == len(cells)-1 {
+				sep = "\n"
+			}
+			fmt.Fprint(tw, cell, sep)
+		}
+	}
+	_ = tw.Flush()
+	if len(items) == 0 {
+		fmt.Fprintln(c.stderr, none)
+	}
 }
 
 // quietFlag registers -q and --quiet: a listing prints only ids, one a
