@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,10 +113,18 @@ func run(t testing.TB, eng *core.Engine, doc string, input any) *core.Execution 
 	plan, err := eng.Compile(t.Context(), w)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = plan.Close(context.Background()) })
-	exec, err := eng.Execute(t.Context(), plan, input)
+	ctx, cancel := context.WithTimeout(t.Context(), hangGuard)
+	defer cancel()
+	exec, err := eng.Execute(ctx, plan, input)
 	require.NoError(t, err)
+	require.NoError(t, ctx.Err(), "the execution ended only at the test's guard")
 	return exec
 }
+
+// hangGuard bounds every wait of these tests on something that must happen:
+// a guard against a hang, far above what anything needs under -race on a busy
+// machine, never a measure of speed.
+const hangGuard = 2 * time.Minute
 
 func toJSON(t testing.TB, v any) string {
 	t.Helper()

@@ -3,7 +3,6 @@ package wasm_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,10 +18,11 @@ func execute(t testing.TB, eng *core.Engine, doc string, input any) *core.Execut
 	plan, err := eng.Compile(context.Background(), w)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = plan.Close(context.Background()) })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	exec, err := eng.Execute(ctx, plan, input)
 	require.NoError(t, err)
+	require.NoError(t, ctx.Err(), "the execution ended only at the test's guard")
 	return exec
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/scripting/wasm"
 	"github.com/weftworks/weft/scripting/wasm/wasmtest"
+	"github.com/weftworks/weft/sdk"
 )
 
 // guests maps each test guest to its source package. They are built once per
@@ -106,4 +108,31 @@ func engine(t testing.TB, opts wasm.Options, names ...string) (*core.Engine, *co
 	reg := steps.NewRegistry(steps.Options{})
 	require.NoError(t, rt.Register(reg))
 	return core.New(core.Options{Registry: reg}), reg
+}
+
+// hangGuard bounds a wait on a call that must end (or on calls that must be
+// served) in these tests: a guard against a hang, far above what any of them
+// needs under -race on a busy machine, never a measure of speed.
+const hangGuard = 2 * time.Minute
+
+// callGuarded makes one call and returns its result; it fails the test when
+// the call has not returned after hangGuard.
+func callGuarded(t *testing.T, tr sdk.Transform, ctx context.Context, in any) (any, error) {
+	t.Helper()
+	type result struct {
+		out any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := tr.Transform(ctx, in)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-time.After(hangGuard):
+		t.Fatalf("the call did not return in %v", hangGuard)
+		return nil, nil
+	}
 }
