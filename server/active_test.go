@@ -32,7 +32,7 @@ func TestActive(t *testing.T) {
 			slices.Sort(waiting)
 			slices.Reverse(waiting) // newest first
 			// Both parked, WAITING.
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(hangGuard)
 			for {
 				_, _, page := e.call("GET", "/api/orchestration/active?status=WAITING", viewer, nil)
 				if len(page["items"].([]any)) == 2 {

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,13 +44,13 @@ func TestRetry(t *testing.T) {
 				{"id": "flaky", "type": "HTTP_REQUEST", "dependsOn": ["lead"], "config": {"url": "API/flaky?key=` + name + `&failures=1"}},
 				{"id": "after", "type": "DATA_TRANSFORM", "dependsOn": ["flaky"],
 				 "config": {"source": "{{steps.lead.output.body}}", "operations": [{"type": "calculate", "field": "double", "expression": "score * 2"}]}}]}`)
-			status, _, x := e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=20s", op, nil)
+			status, _, x := e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=2m", op, nil)
 			if status != http.StatusOK || x["status"] != "FAILED" || x["failedStep"] != "flaky" {
 				t.Fatalf("first run: %d %v", status, x)
 			}
 			xid := x["id"].(string)
 
-			status, _, x = e.call("POST", "/api/v1/executions/"+xid+"/retry?wait=20s", op, nil)
+			status, _, x = e.call("POST", "/api/v1/executions/"+xid+"/retry?wait=2m", op, nil)
 			if status != http.StatusOK || x["status"] != "COMPLETED" || x["id"] != xid {
 				t.Fatalf("retry: %d %v", status, x)
 			}
@@ -86,18 +88,34 @@ func TestCancel(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dsn(t))
 			op := e.keys[server.RoleOperator]
-			slow := e.create(`{"name": "slow", "steps": [{"id": "call", "type": "HTTP_REQUEST", "config": {"url": "API/slow?ms=600"}},
+			// The call is held until the test lets it go, so that the cancel
+			// always lands while it is in flight.
+			started, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			var handled sync.WaitGroup
+			held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				handled.Add(1)
+				defer handled.Done()
+				once.Do(func() { close(started) })
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"ok": true}`))
+			}))
+			defer held.Close()
+			slow := e.create(`{"name": "slow", "steps": [{"id": "call", "type": "HTTP_REQUEST", "config": {"url": "` + held.URL + `/slow"}},
 				{"id": "next", "type": "WAIT", "dependsOn": ["call"], "config": {"duration": 1}}]}`)
 			status, hdr, _ := e.call("POST", "/api/v1/workflows/"+slow+"/execute", op, nil)
 			if status != http.StatusAccepted {
 				t.Fatalf("execute: %d", status)
 			}
 			loc := hdr.Get("Location")
-			for deadline := time.Now().Add(10 * time.Second); e.countCalls("/slow") == 0; {
-				if time.Now().After(deadline) {
-					t.Fatal("the slow call never started")
-				}
-				time.Sleep(5 * time.Millisecond)
+			select {
+			case <-started:
+			case <-time.After(hangGuard):
+				t.Fatal("the slow call never started")
 			}
 			status, _, x := e.call("POST", loc+"/cancel", op, nil)
 			if status != http.StatusOK || x["status"] != "CANCELLED" {
@@ -109,7 +127,11 @@ func TestCancel(t *testing.T) {
 			if status, _, got := e.call("POST", loc+"/cancel", op, nil); status != http.StatusConflict {
 				t.Fatalf("cancel twice: %d %v", status, got)
 			}
-			time.Sleep(900 * time.Millisecond) // the call has returned by now
+			// The call returns (if the cancel has not ended it already); the
+			// execution stays CANCELLED and goes no further.
+			close(release)
+			handled.Wait()
+			time.Sleep(100 * time.Millisecond) // the engine takes in the answer
 			_, _, x = e.call("GET", loc, op, nil)
 			if x["status"] != "CANCELLED" || x["steps"].(map[string]any)["next"] != nil {
 				t.Fatalf("after the call returned: %v", x)
@@ -118,7 +140,7 @@ func TestCancel(t *testing.T) {
 			parked := e.create(`{"name": "parked", "steps": [{"id": "nap", "type": "WAIT", "config": {"duration": 3600000}}]}`)
 			_, hdr, _ = e.call("POST", "/api/v1/workflows/"+parked+"/execute", op, nil)
 			loc = hdr.Get("Location")
-			for deadline := time.Now().Add(20 * time.Second); ; {
+			for deadline := time.Now().Add(hangGuard); ; {
 				if _, _, x = e.call("GET", loc, op, nil); x["status"] == "WAITING" {
 					break
 				}
@@ -145,7 +167,7 @@ func TestIdempotencyKey(t *testing.T) {
 			op := e.keys[server.RoleOperator]
 			id := e.create(`{"name": "once", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "API/leads/42"}}]}`)
 			path := "/api/v1/workflows/" + id + "/execute"
-			status, hdr, first := e.call("POST", path+"?wait=20s", op, `{"input": {}}`, "Idempotency-Key", "order-1")
+			status, hdr, first := e.call("POST", path+"?wait=2m", op, `{"input": {}}`, "Idempotency-Key", "order-1")
 			if status != http.StatusOK || first["status"] != "COMPLETED" || hdr.Get("Idempotent-Replayed") != "" {
 				t.Fatalf("first: %d %v", status, first)
 			}

@@ -137,7 +137,7 @@ func TestTransformationRules(t *testing.T) {
 			status, _, wf := e.call("POST", "/api/v1/workflows", ed, ruleWorkflow)
 			require.Equal(t, http.StatusCreated, status, "%v", wf)
 			run := func() map[string]any {
-				status, _, x := e.call("POST", "/api/v1/workflows/"+wf["id"].(string)+"/execute?wait=20s", ed, `{"input": {"a": 21}}`)
+				status, _, x := e.call("POST", "/api/v1/workflows/"+wf["id"].(string)+"/execute?wait=2m", ed, `{"input": {"a": 21}}`)
 				require.Equal(t, http.StatusOK, status, "%v", x)
 				return x
 			}
@@ -250,7 +250,7 @@ func TestModules(t *testing.T) {
 			status, _, wf := e.call("POST", "/api/v1/workflows", ed, moduleWorkflow)
 			require.Equal(t, http.StatusCreated, status, "%v", wf)
 			run := func(email string) map[string]any {
-				status, _, x := e.call("POST", "/api/v1/workflows/"+wf["id"].(string)+"/execute?wait=20s", ed,
+				status, _, x := e.call("POST", "/api/v1/workflows/"+wf["id"].(string)+"/execute?wait=2m", ed,
 					map[string]any{"input": map[string]any{"email": email, "firstName": "ada", "lastName": "lovelace"}})
 				require.Equal(t, http.StatusOK, status, "%v", x)
 				return x

@@ -289,7 +289,7 @@ func TestReplayOriginalCurls(t *testing.T) {
 			ids["executionId"] = got["executionId"].(string)
 
 			var x map[string]any
-			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(hangGuard); ; time.Sleep(20 * time.Millisecond) {
 				status, _, x = replay(originalCurls[2])
 				if status != http.StatusOK {
 					t.Fatalf("execution: %d %v", status, x)

@@ -113,7 +113,8 @@ func newEnv(t *testing.T, dsn string) *env {
 	})
 	e.eng = eng
 	store := d.Store()
-	e.srv, err = server.New(server.Options{Engine: eng, Catalog: store, Keys: store, MaxBody: 1 << 20, Rules: e.lib, Modules: e.lib})
+	e.srv, err = server.New(server.Options{Engine: eng, Catalog: store, Keys: store, MaxBody: 1 << 20, Rules: e.lib, Modules: e.lib,
+		MaxWait: hangGuard}) // the tests' ?wait=2m: a busy machine may take its time
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestExecute(t *testing.T) {
 			}
 
 			// ?wait: the finished record at once.
-			status, _, got = e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=20s", op, `{"input":{"leadId":"7"}}`)
+			status, _, got = e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=2m", op, `{"input":{"leadId":"7"}}`)
 			if status != http.StatusOK || got["status"] != "COMPLETED" {
 				t.Fatalf("execute?wait: %d %v", status, got)
 			}
@@ -351,13 +352,13 @@ func TestExecute(t *testing.T) {
 
 			// An inline definition, not saved in the catalog.
 			inline := `{"workflow": ` + e.leadWorkflow() + `, "input": {"leadId": "42"}}`
-			status, _, got = e.call("POST", "/api/orchestration/execute?wait=20s", e.keys[server.RoleEditor], inline)
+			status, _, got = e.call("POST", "/api/orchestration/execute?wait=2m", e.keys[server.RoleEditor], inline)
 			if status != http.StatusOK || got["status"] != "COMPLETED" {
 				t.Fatalf("inline execute: %d %v", status, got)
 			}
 			// Another inline definition: run, and not saved in the catalog.
 			other := `{"workflow": {"name": "one-off", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "` + e.api + `/leads/42"}}]}}`
-			if status, _, got = e.call("POST", "/api/orchestration/execute?wait=20s", e.keys[server.RoleEditor], other); status != http.StatusOK || got["status"] != "COMPLETED" {
+			if status, _, got = e.call("POST", "/api/orchestration/execute?wait=2m", e.keys[server.RoleEditor], other); status != http.StatusOK || got["status"] != "COMPLETED" {
 				t.Fatalf("inline execute: %d %v", status, got)
 			}
 			_, _, all := e.call("GET", "/api/v1/workflows", op, nil)
@@ -368,10 +369,15 @@ func TestExecute(t *testing.T) {
 	}
 }
 
+// hangGuard bounds every wait of these tests on something that must happen
+// (an execution finishing, parking): a guard against a hang, far above what
+// any of them needs under -race on a busy machine, never a measure of speed.
+const hangGuard = 2 * time.Minute
+
 // until polls an execution until it has finished.
 func (e *env) until(path, key string) map[string]any {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		status, _, x := e.call("GET", path, key, nil)
 		if status != http.StatusOK {
