@@ -22,8 +22,14 @@ import (
 )
 
 // testTimeout bounds every wait of a test on something asynchronous; it is a
-// guard against hangs, never a delay.
-const testTimeout = 10 * time.Second
+// guard against hangs, never a delay, and never a measure of speed: far above
+// what any test needs under -race on a busy machine.
+const testTimeout = 2 * time.Minute
+
+// forever is a /slow delay (the mock's longest) that outlasts testTimeout: a
+// call to it ends only when it is cancelled or times out, which is what the
+// tests using it check.
+const forever = "300000"
 
 // fixedTime is the start of every fake clock.
 var fixedTime = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -116,6 +122,7 @@ func run(t testing.TB, eng *core.Engine, doc string, input any) *core.Execution 
 	defer cancel()
 	exec, err := eng.Execute(ctx, plan, input)
 	require.NoError(t, err)
+	require.NoError(t, ctx.Err(), "the execution ended only at the test's guard")
 	return exec
 }
 

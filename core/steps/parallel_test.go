@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -107,12 +106,12 @@ func TestParallelFailure(t *testing.T) {
 
 	t.Run("fails with the nested code and stops the others", func(t *testing.T) {
 		t.Parallel()
-		start := time.Now()
+		// The slow step would outlast the test's guard: run fails unless it
+		// was stopped.
 		exec := run(t, eng, wf(`{"id": "fan", "type": "PARALLEL", "config": {"steps": [
-			`+nestedHTTP("slow", base+"/slow?ms=5000", "")+`,
+			`+nestedHTTP("slow", base+"/slow?ms="+forever, "")+`,
 			`+nestedHTTP("broken", base+"/status/404", "")+`]}},
 			{"id": "after", "type": "DATA_TRANSFORM", "dependsOn": ["fan"], "config": {"source": {}, "operations": [{"type": "set", "field": "x", "value": 1}]}}`), nil)
-		require.Less(t, time.Since(start), 4*time.Second, "the slow step was stopped")
 
 		requireFailed(t, exec, "HTTP_404")
 		require.Equal(t, "fan", exec.FailedStep)
@@ -161,7 +160,7 @@ func TestParallelFailure(t *testing.T) {
 	t.Run("nested timeout", func(t *testing.T) {
 		t.Parallel()
 		exec := run(t, eng, wf(`{"id": "fan", "type": "PARALLEL", "config": {"steps": [
-			`+nestedHTTP("slow", base+"/slow?ms=5000", `"timeout": 50`)+`]}}`), nil)
+			`+nestedHTTP("slow", base+"/slow?ms="+forever, `"timeout": 50`)+`]}}`), nil)
 		requireFailed(t, exec, sdk.CodeTimeout)
 		require.Equal(t, sdk.CodeTimeout, step(t, exec, "slow").Error.Code)
 	})
