@@ -56,6 +56,22 @@ const crashWorkflow = `{"name": "crash test", "steps": [
 	{"id": "b", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/b", "body": "{{steps.a.output.body}}"}},
 	{"id": "c", "type": "HTTP_REQUEST", "config": {"method": "POST", "url": "{{input.api}}/c"}}]}`
 
+// waitProgress polls until done holds. There is no deadline on the whole: it
+// fails only when progress has not moved for procGuard, so that a slow
+// machine takes the time it needs while a stuck one fails.
+func waitProgress(t *testing.T, what string, poll time.Duration, progress func() int, done func() bool) {
+	t.Helper()
+	last, moved := progress(), time.Now()
+	for !done() {
+		if p := progress(); p != last {
+			last, moved = p, time.Now()
+		} else if time.Since(moved) > procGuard {
+			t.Fatalf("waiting for %s: no progress in %v (at %d)", what, procGuard, p)
+		}
+		time.Sleep(poll)
+	}
+}
+
 // workerProc is a running `weft worker`; exited is closed when it ends.
 type workerProc struct {
 	name   string
@@ -140,14 +156,8 @@ func crashTest(t *testing.T, dsn string, workers int) {
 		survivors = append(survivors, worker(t, bin, dsn, fmt.Sprintf("survivor-%d", i)))
 	}
 	// Kill while about a third of the calls are done.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, total := api.snapshot(); total >= n {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the workers made no progress")
-		time.Sleep(5 * time.Millisecond)
-	}
+	made := func() int { _, total := api.snapshot(); return total }
+	waitProgress(t, "the workers to make a third of the calls", 5*time.Millisecond, made, func() bool { return made() >= n })
 	// Both must be alive: the victim holds work, the survivors take it over.
 	for _, w := range append(survivors, victim) {
 		w.alive(t)
@@ -160,18 +170,14 @@ func crashTest(t *testing.T, dsn string, workers int) {
 	if workers == 1 {
 		survivors = append(survivors, worker(t, bin, dsn, "restarted")) // the same machine, started again
 	}
-	deadline = time.Now().Add(2 * time.Minute)
-	for {
-		_, counts := stepStates(t, dsn)
-		if counts[core.StatusCompleted] == n {
-			break
-		}
+	completed := func() int {
 		for _, w := range survivors {
 			w.alive(t)
 		}
-		require.True(t, time.Now().Before(deadline), "not all executions completed: %v", counts)
-		time.Sleep(100 * time.Millisecond)
+		_, counts := stepStates(t, dsn)
+		return counts[core.StatusCompleted]
 	}
+	waitProgress(t, "every execution to complete", 100*time.Millisecond, completed, func() bool { return completed() == n })
 	after, _ := stepStates(t, dsn)
 	calls, _ := api.snapshot()
 	require.Len(t, after, 3*n)

@@ -117,7 +117,7 @@ func TestServePlugins(t *testing.T) {
 	p := startServer(t, bin, dsn, "--plugins-dir", dir)
 	pids := pluginPIDs(t, p)
 	require.Len(t, pids, 1)
-	code, out := p.call(t, p.key, "POST", "/api/orchestration/execute?wait=10s", `{"workflow": {"name": "p", "steps": [
+	code, out := p.call(t, p.key, "POST", "/api/orchestration/execute?wait=2m", `{"workflow": {"name": "p", "steps": [
 	  {"id": "s", "type": "echo.echo", "config": {"say": "{{input.who}}"}}]}, "input": {"who": "plugin"}}`)
 	require.Equal(t, 200, code, "%v", out)
 	require.Equal(t, "COMPLETED", out["status"], "%v", out)
@@ -132,7 +132,7 @@ func TestServePlugins(t *testing.T) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case <-p.exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(procGuard):
 		t.Fatal("weft serve did not stop")
 	}
 	for _, pid := range pids {
@@ -145,7 +145,7 @@ func TestServePlugins(t *testing.T) {
 	pids = pluginPIDs(t, q)
 	require.NoError(t, q.cmd.Process.Kill())
 	<-q.exited
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), procGuard)
 	defer cancel()
 	for _, pid := range pids {
 		for !gone(pid) {

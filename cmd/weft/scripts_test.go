@@ -149,7 +149,7 @@ func TestServeScriptsDir(t *testing.T) {
 				addr = m[1]
 			}
 			return m != nil
-		}, 30*time.Second, 10*time.Millisecond, "weft serve did not start: %s", &errb)
+		}, procGuard, 10*time.Millisecond, "weft serve did not start: %s", &errb)
 
 		post := func(path, body string) (int, map[string]any) {
 			res, err := http.Post("http://"+addr+path, "application/json", strings.NewReader(body))
@@ -163,7 +163,7 @@ func TestServeScriptsDir(t *testing.T) {
 		}
 		status, wf := post("/api/v1/workflows", scriptsWorkflow)
 		require.Equal(t, http.StatusCreated, status, wf)
-		status, exec := post("/api/v1/workflows/"+wf["id"].(string)+"/execute?wait=30s",
+		status, exec := post("/api/v1/workflows/"+wf["id"].(string)+"/execute?wait=2m",
 			`{"input": {"email": "ada@example.com", "phone": "+44 20 7946 0018"}}`)
 		require.Equal(t, http.StatusOK, status, exec)
 		require.Equal(t, "COMPLETED", exec["status"], exec)

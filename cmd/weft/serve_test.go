@@ -28,6 +28,11 @@ type serverProc struct {
 	exited chan struct{}
 }
 
+// procGuard bounds the waits of these tests on a weft process (to start, to
+// stop, to make progress): a guard against a hang, far above what any of
+// them needs under -race on a busy machine, never a measure of speed.
+const procGuard = 2 * time.Minute
+
 var (
 	servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
 	keyRe     = regexp.MustCompile(`(?m)^\s+(weft_[A-Za-z0-9_-]+)\s*$`)
@@ -77,12 +82,12 @@ func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
 	case p.addr = <-addrs:
 	case <-p.exited:
 		t.Fatalf("weft serve exited: %v", cmd.ProcessState)
-	case <-time.After(30 * time.Second):
+	case <-time.After(procGuard):
 		t.Fatal("weft serve did not start")
 	}
 	select { // the key comes before "Try:" on stdout, if a key was made
 	case <-banner:
-	case <-time.After(10 * time.Second):
+	case <-time.After(procGuard):
 		t.Fatal("weft serve printed no curl lines")
 	}
 	select {
@@ -135,28 +140,28 @@ func TestServeKilled(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status, x)
 		ids = append(ids, x["executionId"].(string))
 	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Millisecond) {
-		if _, total := api.snapshot(); total >= n {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "no progress")
-	}
+	made := func() int { _, total := api.snapshot(); return total }
+	waitProgress(t, "the first server to make some calls", 2*time.Millisecond, made, func() bool { return made() >= n })
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
 	<-first.exited
 	_, atKill := api.snapshot()
 
 	second := startServer(t, bin, dsn)
 	require.Empty(t, second.key, "no new admin key once keys exist")
-	for _, id := range ids {
-		var x map[string]any
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-			status, x = second.call(t, key, "GET", "/api/v1/executions/"+id, "")
-			require.Equal(t, http.StatusOK, status, x)
-			if x["status"] == "COMPLETED" {
-				break
+	completed := func() int {
+		c := 0
+		for _, id := range ids {
+			if _, x := second.call(t, key, "GET", "/api/v1/executions/"+id, ""); x["status"] == "COMPLETED" {
+				c++
 			}
-			require.True(t, time.Now().Before(deadline), "execution %s is %v", id, x["status"])
 		}
+		return c
+	}
+	waitProgress(t, "the second server to finish every execution", 20*time.Millisecond, completed, func() bool { return completed() == n })
+	for _, id := range ids {
+		status, x := second.call(t, key, "GET", "/api/v1/executions/"+id, "")
+		require.Equal(t, http.StatusOK, status, x)
+		require.Equal(t, "COMPLETED", x["status"], id)
 		steps := x["steps"].(map[string]any)
 		for _, s := range []string{"a", "b", "c"} {
 			st := steps[s].(map[string]any)
@@ -197,7 +202,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}))
 	t.Cleanup(api.Close)
 	dsn := filepath.Join(t.TempDir(), "weft.db")
-	p := startServer(t, bin, dsn, "--shutdown-timeout", "20s")
+	p := startServer(t, bin, dsn, "--shutdown-timeout", procGuard.String())
 	status, wf := p.call(t, p.key, "POST", "/api/v1/workflows",
 		`{"name": "slow", "steps": [{"id": "call", "type": "HTTP_REQUEST", "config": {"url": "`+api.URL+`"}}]}`)
 	require.Equal(t, http.StatusCreated, status, wf)
@@ -209,7 +214,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	close(release)
 	select {
 	case <-p.exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * procGuard): // beyond its --shutdown-timeout
 		t.Fatal("the server did not stop")
 	}
 	require.Equal(t, 0, p.cmd.ProcessState.ExitCode())
