@@ -150,5 +150,5 @@ func TestPluginGuideHelloWorld(t *testing.T) {
 			}
 		}
 		return false
-	}, 5*time.Second, 10*time.Millisecond, "the plugin's log record reaches weft's log tagged with the plugin:\n%s", log.String())
+	}, 2*time.Minute, 10*time.Millisecond, "the plugin's log record reaches weft's log tagged with the plugin:\n%s", log.String())
 }

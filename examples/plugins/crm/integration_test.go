@@ -155,7 +155,7 @@ func TestCRMSyncWorkflow(t *testing.T) {
 			}
 		}
 		return false
-	}, 5*time.Second, 10*time.Millisecond, "the plugin's log records reach weft's log, tagged with the plugin:\n%s", sink.String())
+	}, 2*time.Minute, 10*time.Millisecond, "the plugin's log records reach weft's log, tagged with the plugin:\n%s", sink.String())
 }
 
 // TestCRMSyncLostResponse loses the CRM's first answer on the way back, as

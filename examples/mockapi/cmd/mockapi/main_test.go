@@ -39,7 +39,7 @@ func TestHelperProcess(t *testing.T) {
 	mode, rest := args[1], args[2:]
 	switch mode {
 	case "health":
-		client := &http.Client{Timeout: 10 * time.Second}
+		client := &http.Client{Timeout: 2 * time.Minute} // a guard, not a budget
 		res, err := client.Get(os.Getenv("WEFT_MOCKAPI_URL") + "/health")
 		if err != nil {
 			os.Exit(11)
@@ -150,7 +150,7 @@ func TestServeUntilSignal(t *testing.T) {
 			require.True(t, ok, "startup line: %q", line)
 			require.True(t, strings.HasPrefix(baseURL, "http://127.0.0.1:"), baseURL)
 
-			client := &http.Client{Timeout: 10 * time.Second}
+			client := &http.Client{Timeout: 2 * time.Minute} // a guard, not a budget
 			res, err := client.Get(baseURL + "/health")
 			require.NoError(t, err)
 			require.NoError(t, res.Body.Close())
