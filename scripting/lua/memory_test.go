@@ -84,7 +84,13 @@ func TestMemoryBombs(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, lua.CodeScriptMemory, sdk.ErrorCode(err), err.Error())
 			t.Logf("stopped after %v; heap peak +%d MiB", elapsed.Round(time.Millisecond), peak>>20)
-			require.Less(t, peak, uint64(4*limit), "the process heap stays bounded")
+			// The peak counts garbage the collector has not reached yet, and
+			// how much piles up depends on the CPU the collector gets: up to
+			// 3.7× the cap for these bombs under -race, idle or beside two
+			// CPU hogs, and 4.2× seen on a machine busier still. A cap that
+			// does not hold goes far past 6×; a missing check shows in the
+			// code.
+			require.Less(t, peak, uint64(6*limit), "the process heap stays bounded")
 			requireHealthy(t, rt)
 		})
 	}
