@@ -2,6 +2,8 @@ package core
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,42 @@ type WorkflowInfo struct {
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
+
+// ApplyOptions tune an apply.
+type ApplyOptions struct {
+	// KeepStatus keeps an existing workflow's status (a restart's --load
+	// does not undo an operator's pause); a new one takes the definition's.
+	KeepStatus bool
+}
+
+// What an apply did.
+const (
+	ApplyCreated   = "created"
+	ApplyUpdated   = "updated"
+	ApplyUnchanged = "unchanged"
+)
+
+// ApplyResult is what applying a definition did: created the workflow of
+// its name, updated it to a new version, or left it unchanged.
+type ApplyResult struct {
+	Action          string        `json:"action"`
+	PreviousVersion int           `json:"previousVersion,omitempty"`
+	Workflow        *WorkflowInfo `json:"workflow"`
+}
+
+// AmbiguousNameError is an apply by a name several workflows have (made by
+// create, which does not look at names). It is an ErrConflict.
+type AmbiguousNameError struct {
+	Name string
+	IDs  []string
+}
+
+func (e *AmbiguousNameError) Error() string {
+	return fmt.Sprintf("%d workflows are named %q (%s): delete all but one (weft workflows delete ID)", len(e.IDs), e.Name, strings.Join(e.IDs, ", "))
+}
+
+// Unwrap makes it an ErrConflict.
+func (e *AmbiguousNameError) Unwrap() error { return ErrConflict }
 
 // WorkflowFilter selects workflows to list. Zero fields select everything.
 type WorkflowFilter struct {

@@ -81,29 +81,41 @@ func (s *Store) CreateWorkflow(ctx context.Context, wf *core.Workflow) (*core.Wo
 	if wf == nil {
 		return nil, errors.New("create workflow: no definition")
 	}
+	row, st, err := s.newWorkflowRow(wf)
+	if err != nil {
+		return nil, fmt.Errorf("create workflow %q: %w", wf.Name, err)
+	}
+	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error { return insertWorkflow(ctx, tx, row, st) })
+	if err != nil {
+		return nil, fmt.Errorf("create workflow %q: %w", wf.Name, err)
+	}
+	return row.info()
+}
+
+// newWorkflowRow is the row of a new workflow: a new id, version 1, ACTIVE
+// unless the definition says otherwise.
+func (s *Store) newWorkflowRow(wf *core.Workflow) (*Workflow, encodedDefinition, error) {
 	id := uuid.Must(uuid.NewV7()).String()
 	st, err := storedDefinition(wf, id)
 	if err != nil {
-		return nil, fmt.Errorf("create workflow %q: %w", wf.Name, err)
+		return nil, st, err
 	}
 	status := WorkflowStatus(wf.Status)
 	if status == "" {
 		status = WorkflowActive
 	}
 	now := micros(s.now())
-	row := &Workflow{ID: id, Name: wf.Name, Description: wf.Description, Category: wf.Category, Status: status,
-		Version: 1, Definition: st.def, Tags: st.tags, CreatedAt: now, UpdatedAt: now}
-	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-			return err
-		}
-		_, err := tx.NewInsert().Model(&WorkflowVersion{WorkflowID: id, Version: 1, Definition: st.def, Hash: st.hash, CreatedAt: now}).Exec(ctx)
+	return &Workflow{ID: id, Name: wf.Name, Description: wf.Description, Category: wf.Category, Status: status,
+		Version: 1, Definition: st.def, Tags: st.tags, CreatedAt: now, UpdatedAt: now}, st, nil
+}
+
+// insertWorkflow writes a new workflow's row and its first version.
+func insertWorkflow(ctx context.Context, tx bun.Tx, row *Workflow, st encodedDefinition) error {
+	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create workflow %q: %w", wf.Name, err)
 	}
-	return row.info()
+	_, err := tx.NewInsert().Model(&WorkflowVersion{WorkflowID: row.ID, Version: 1, Definition: st.def, Hash: st.hash, CreatedAt: row.CreatedAt}).Exec(ctx)
+	return err
 }
 
 // GetWorkflow returns the current version of a workflow that is not
@@ -147,41 +159,119 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, ifVersion int, wf
 		if err := checkVersion(row.Version, ifVersion); err != nil {
 			return err
 		}
-		var hash string
-		err := tx.NewSelect().Model((*WorkflowVersion)(nil)).Column("hash").
-			Where("workflow_id = ? AND version = ?", id, row.Version).Scan(ctx, &hash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		// The version is the workflow's revision, its ETag: any change makes
-		// a new one (a status change too, so that If-Match catches a lost
-		// update of the status), and an update that changes nothing makes
-		// none. Every version is an immutable row executions can refer to.
-		read, status := row.Version, row.Status
-		if wf.Status != "" {
-			status = WorkflowStatus(wf.Status)
-		}
-		if hash == st.hash && status == row.Status {
-			return nil
-		}
-		row.Status, row.Version, row.Definition = status, read+1, st.def
-		row.Name, row.Description, row.Category, row.Tags, row.UpdatedAt = wf.Name, wf.Description, wf.Category, st.tags, now
-		res, err := tx.NewUpdate().Model(&row).Column("status", "name", "description", "category", "tags", "updated_at", "version", "definition").
-			Where("id = ? AND version = ?", id, read).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w (version %d was just replaced)", core.ErrConflict, read)
-		}
-		_, err = tx.NewInsert().Model(&WorkflowVersion{WorkflowID: id, Version: row.Version, Definition: st.def,
-			Hash: st.hash, CreatedAt: now}).Exec(ctx)
-		return err
+		return updateWorkflow(ctx, tx, &row, wf, st, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update workflow %s: %w", id, err)
 	}
 	return row.info()
+}
+
+// updateWorkflow writes a new version of a workflow whose row was read (and
+// locked) in tx, unless it changes nothing: the definition (by its hash) and
+// the status (a definition without one keeps the row's). row becomes the
+// new row.
+func updateWorkflow(ctx context.Context, tx bun.Tx, row *Workflow, wf *core.Workflow, st encodedDefinition, now int64) error {
+	var hash string
+	err := tx.NewSelect().Model((*WorkflowVersion)(nil)).Column("hash").
+		Where("workflow_id = ? AND version = ?", row.ID, row.Version).Scan(ctx, &hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	// The version is the workflow's revision, its ETag: any change makes
+	// a new one (a status change too, so that If-Match catches a lost
+	// update of the status), and an update that changes nothing makes
+	// none. Every version is an immutable row executions can refer to.
+	read, status := row.Version, row.Status
+	if wf.Status != "" {
+		status = WorkflowStatus(wf.Status)
+	}
+	if hash == st.hash && status == row.Status {
+		return nil
+	}
+	row.Status, row.Version, row.Definition = status, read+1, st.def
+	row.Name, row.Description, row.Category, row.Tags, row.UpdatedAt = wf.Name, wf.Description, wf.Category, st.tags, now
+	res, err := tx.NewUpdate().Model(row).Column("status", "name", "description", "category", "tags", "updated_at", "version", "definition").
+		Where("id = ? AND version = ?", row.ID, read).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w (version %d was just replaced)", core.ErrConflict, read)
+	}
+	_, err = tx.NewInsert().Model(&WorkflowVersion{WorkflowID: row.ID, Version: row.Version, Definition: st.def,
+		Hash: st.hash, CreatedAt: now}).Exec(ctx)
+	return err
+}
+
+// ApplyWorkflow creates a workflow, or updates the one workflow of its
+// name, in one transaction: applies of one name never make two workflows,
+// whichever instances make them at once (on PostgreSQL a transaction lock
+// on the name serialises them; SQLite has one writer). Several workflows of
+// the name already (made by create) are a *core.AmbiguousNameError.
+func (s *Store) ApplyWorkflow(ctx context.Context, wf *core.Workflow, opts core.ApplyOptions) (*core.ApplyResult, error) {
+	if wf == nil || wf.Name == "" {
+		return nil, errors.New("apply workflow: a definition with a name")
+	}
+	fresh, freshDef, err := s.newWorkflowRow(wf)
+	if err != nil {
+		return nil, fmt.Errorf("apply workflow %q: %w", wf.Name, err)
+	}
+	now := micros(s.now())
+	var res core.ApplyResult
+	var row Workflow
+	err = s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, row = core.ApplyResult{}, Workflow{} // the write may run twice
+		if s.db.pg {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", "weft.workflow.name:"+wf.Name); err != nil {
+				return err
+			}
+		}
+		var rows []Workflow
+		if err := tx.NewSelect().Model(&rows).Where("name = ? AND deleted_at = 0", wf.Name).OrderExpr("created_at, id").Limit(20).Scan(ctx); err != nil {
+			return err
+		}
+		switch len(rows) {
+		case 0:
+			row, res.Action = *fresh, core.ApplyCreated
+			return insertWorkflow(ctx, tx, &row, freshDef)
+		case 1:
+		default:
+			ae := &core.AmbiguousNameError{Name: wf.Name}
+			for _, r := range rows {
+				ae.IDs = append(ae.IDs, r.ID)
+			}
+			return ae
+		}
+		row = rows[0]
+		if err := s.lockForUpdate(ctx, tx.NewSelect().Model(&row).Where("id = ? AND deleted_at = 0", row.ID)); err != nil {
+			return err
+		}
+		st, err := storedDefinition(wf, row.ID)
+		if err != nil {
+			return err
+		}
+		cp := *wf
+		if opts.KeepStatus {
+			cp.Status = ""
+		}
+		res.PreviousVersion = row.Version
+		if err := updateWorkflow(ctx, tx, &row, &cp, st, now); err != nil {
+			return err
+		}
+		res.Action = core.ApplyUnchanged
+		if row.Version != res.PreviousVersion {
+			res.Action = core.ApplyUpdated
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apply workflow %q: %w", wf.Name, err)
+	}
+	if res.Workflow, err = row.info(); err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // DeleteWorkflow deletes a workflow: it is no longer listed nor found, and

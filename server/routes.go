@@ -19,6 +19,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/workflows", permAuthor, s.createWorkflow},
 		{"GET", "/api/v1/workflows", permRead, s.listWorkflows},
 		{"POST", "/api/v1/workflows/validate", permAuthor, s.validateWorkflow},
+		{"POST", "/api/v1/workflows/apply", permAuthor, s.applyWorkflow},
 		{"GET", "/api/v1/workflows/{id}", permRead, s.getWorkflow},
 		{"PUT", "/api/v1/workflows/{id}", permAuthor, s.updateWorkflow},
 		{"DELETE", "/api/v1/workflows/{id}", permAuthor, s.deleteWorkflow},

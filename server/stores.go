@@ -23,6 +23,11 @@ type Catalog interface {
 	// theirs. ifVersion > 0 must be the current version, else
 	// core.ErrConflict.
 	UpdateWorkflow(ctx context.Context, id string, ifVersion int, wf *core.Workflow) (*core.WorkflowInfo, error)
+	// ApplyWorkflow creates the workflow of the definition's name, or
+	// updates the one workflow of that name (no new version when nothing
+	// changed), atomically; several of the name are a
+	// *core.AmbiguousNameError.
+	ApplyWorkflow(ctx context.Context, wf *core.Workflow, opts core.ApplyOptions) (*core.ApplyResult, error)
 	// DeleteWorkflow deletes a workflow (its versions and executions stay,
 	// for the executions' sake), or returns core.ErrNotFound.
 	DeleteWorkflow(ctx context.Context, id string) error

@@ -74,6 +74,14 @@ func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := core.WorkflowFilter{Category: q.Get("category"), Name: q.Get("name"), Cursor: q.Get("cursor")}
+	if q.Has("name") && strings.TrimSpace(f.Name) == "" {
+		// An empty name would select every workflow: a script's unset
+		// variable must not become "all of them".
+		return badParam("name", "is empty: give the workflow's name, or leave the parameter out")
+	}
+	if len(f.Name) > 200 {
+		return badParam("name", "at most 200 characters, as a workflow's name")
+	}
 	if st := q.Get("status"); st != "" {
 		f.Status = core.WorkflowStatus(strings.ToUpper(st))
 		switch f.Status {
@@ -127,6 +135,37 @@ func (s *Server) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("ETag", etag(info.Version))
 	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// applyWorkflow creates the workflow of the definition's name, or updates
+// the one workflow of that name to it: 201 with what it did when created,
+// 200 when updated (a new version) or unchanged (none). Applies of one name
+// never make two workflows, whichever instances serve them.
+func (s *Server) applyWorkflow(w http.ResponseWriter, r *http.Request) error {
+	wf, err := s.readDocument(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.catalog.ApplyWorkflow(r.Context(), wf, core.ApplyOptions{})
+	var ae *core.AmbiguousNameError
+	switch {
+	case errors.As(err, &ae):
+		return &apiError{Status: http.StatusConflict, Code: CodeConflict, Message: ae.Error(),
+			Details: []sdk.Problem{{Path: "name", Message: fmt.Sprintf("%d workflows have this name", len(ae.IDs))}}}
+	case err != nil:
+		return fmt.Errorf("apply workflow: %w", err)
+	}
+	if res.Action == core.ApplyUpdated && res.Workflow.Status == core.WorkflowActive {
+		s.engine.Wake(r.Context()) // it may have been PAUSED, with executions queued
+	}
+	status := http.StatusOK
+	if res.Action == core.ApplyCreated {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/api/v1/workflows/"+res.Workflow.ID)
+	w.Header().Set("ETag", etag(res.Workflow.Version))
+	writeJSON(w, status, res)
 	return nil
 }
 
