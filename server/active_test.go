@@ -13,8 +13,10 @@ import (
 // TestActive lists the executions under way (two parked in a long WAIT),
 // page by page, and reads the status of one of them and of a finished one.
 func TestActive(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			viewer, op := e.keys[server.RoleViewer], e.keys[server.RoleOperator]
 			parked := e.createWorkflow(`{"name": "parked", "steps": [{"id": "pause", "type": "WAIT", "config": {"duration": 600000}}]}`)

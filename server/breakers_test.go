@@ -54,8 +54,10 @@ func executionCode(x map[string]any) string {
 // mock: the API shows it OPEN, the next call fails fast with CIRCUIT_OPEN
 // without reaching the mock, and after a reset calls go through again.
 func TestBreakerOpensFailsFastAndResets(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			viewer, admin := e.keys[server.RoleViewer], e.keys[server.RoleAdmin]
 			// /flaky fails its first two calls with 503, then answers 200.
@@ -140,8 +142,10 @@ func TestBreakerOpensFailsFastAndResets(t *testing.T) {
 // API's config wins over the step's, and every bad request is a 400 that
 // names what is wrong and changes nothing.
 func TestBreakerConfig(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			admin, viewer := e.keys[server.RoleAdmin], e.keys[server.RoleViewer]
 			const path = "/api/v1/circuit-breakers/crm"

@@ -35,8 +35,10 @@ func (e *env) create(doc string) string {
 // failed; the step that completed is not called again, and the failed
 // step's attempts go on where they were.
 func TestRetry(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			op := e.keys[server.RoleOperator]
 			id := e.create(`{"name": "retry me", "steps": [
@@ -84,8 +86,10 @@ func TestRetry(t *testing.T) {
 // TestCancel: an execution cancelled mid-step ends CANCELLED at once and
 // stays so when the step's call returns; one parked in a WAIT too.
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			op := e.keys[server.RoleOperator]
 			// The call is held until the test lets it go, so that the cancel
@@ -161,8 +165,10 @@ func TestCancel(t *testing.T) {
 
 // TestIdempotencyKey: the same key on execute is the same execution.
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			op := e.keys[server.RoleOperator]
 			id := e.create(`{"name": "once", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "API/leads/42"}}]}`)
@@ -189,8 +195,10 @@ func TestIdempotencyKey(t *testing.T) {
 // TestPausedWorkflowQueues: executions of a PAUSED workflow wait, and run
 // once it is ACTIVE again.
 func TestPausedWorkflowQueues(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			ed, op := e.keys[server.RoleEditor], e.keys[server.RoleOperator]
 			doc := `{"name": "pausable", "status": "PAUSED", "steps": [{"id": "get", "type": "HTTP_REQUEST", "config": {"url": "API/leads/42"}}]}`
@@ -219,8 +227,10 @@ func TestPausedWorkflowQueues(t *testing.T) {
 }
 
 func TestValidateEndpoint(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			ed := e.keys[server.RoleEditor]
 			status, _, got := e.call("POST", "/api/v1/workflows/validate", ed, e.leadWorkflow())

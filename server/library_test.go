@@ -108,8 +108,10 @@ const ruleWorkflow = `{"name": "rules", "steps": [
   "output": {"lua": "{{steps.lua.output}}", "shape": "{{steps.shape.output}}"}}`
 
 func TestTransformationRules(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			ed, viewer := e.keys[server.RoleEditor], e.keys[server.RoleViewer]
 
@@ -220,9 +222,11 @@ const moduleWorkflow = `{"name": "modules", "steps": [
   "output": "{{steps.normalize.output}}"}`
 
 func TestModules(t *testing.T) {
+	t.Parallel()
 	leads := guest(t, "leads")
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			admin, ed, viewer := e.keys[server.RoleAdmin], e.keys[server.RoleEditor], e.keys[server.RoleViewer]
 
@@ -317,6 +321,7 @@ func TestModules(t *testing.T) {
 
 // The module size cap is separate from (and larger than) the body cap.
 func TestModuleSizeLimit(t *testing.T) {
+	t.Parallel()
 	leads := guest(t, "leads")
 	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
 	require.Greater(t, len(leads), 1<<20, "bigger than the env's --max-body")
@@ -340,9 +345,11 @@ func TestModuleSizeLimit(t *testing.T) {
 // Two instances on one database: what one stores, the other loads at its
 // next sync (called here directly, as weft serve's ticker does).
 func TestLibrarySyncAcrossInstances(t *testing.T) {
+	t.Parallel()
 	leads := guest(t, "leads")
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			shared := dsn(t)
 			a, b := newEnv(t, shared), newEnv(t, shared)
 			ctx := context.Background()

@@ -15,8 +15,10 @@ import (
 // durations, per-step runs, attempts, retries and failures, in a window or
 // not.
 func TestWorkflowMetrics(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			viewer := e.keys[server.RoleViewer]
 			lead := e.createWorkflow(e.leadWorkflow())

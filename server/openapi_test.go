@@ -173,6 +173,7 @@ func oaOperations(t *testing.T, doc map[string]any) map[string]oaOperation {
 // TestOpenAPI checks server/openapi.json against the route table, checks
 // its structure, and that the server serves it.
 func TestOpenAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, filepath.Join(t.TempDir(), "weft.db"))
 	raw, doc := loadOpenAPI(t)
 	ops := oaOperations(t, doc)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestBlankReadOnly(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{`{"name": "a", "createdAt": "x", "steps": []}`, `{"name": "a"                  , "steps": []}`},
 		{`{"createdAt": "x", "name": "a"}`, `{                  "name": "a"}`},

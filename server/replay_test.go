@@ -190,6 +190,7 @@ func shellWords(s string) ([]string, error) {
 }
 
 func TestParseCurl(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cmd    string
 		want   curlCall
@@ -222,6 +223,7 @@ func TestParseCurl(t *testing.T) {
 // weft server with only the host and port changed (and an API key added),
 // on SQLite and PostgreSQL, and checks every answer.
 func TestReplayOriginalCurls(t *testing.T) {
+	t.Parallel()
 	// The example in the curl is examples/lead-distribution.json.
 	create, err := parseCurl(originalCurls[0])
 	if err != nil {
@@ -238,6 +240,7 @@ func TestReplayOriginalCurls(t *testing.T) {
 
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			host, mock := hostOf(t, e.url), hostOf(t, e.api)
 			ids := map[string]string{}

@@ -214,8 +214,10 @@ func errorCode(t *testing.T, body map[string]any) string {
 }
 
 func TestWorkflowLifecycle(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			admin, editor := e.keys[server.RoleAdmin], e.keys[server.RoleEditor]
 
@@ -274,8 +276,9 @@ func TestWorkflowLifecycle(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
-		t.Run(name, func(t *testing.T) { pagination(t, newEnv(t, dsn(t))) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); pagination(t, newEnv(t, dsn(t))) })
 	}
 }
 
@@ -314,8 +317,10 @@ func pagination(t *testing.T, e *env) {
 }
 
 func TestExecute(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, dsn(t))
 			_, _, wf := e.call("POST", "/api/v1/workflows", e.keys[server.RoleEditor], e.leadWorkflow())
 			id := wf["id"].(string)
@@ -397,8 +402,9 @@ func (e *env) until(path, key string) map[string]any {
 // and a revoked one: 401 without a valid key, 403 for a role that may not,
 // anything else for one that may.
 func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
-		t.Run(name, func(t *testing.T) { roleMatrix(t, newEnv(t, dsn(t))) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); roleMatrix(t, newEnv(t, dsn(t))) })
 	}
 }
 
@@ -462,8 +468,9 @@ func slicesContains(rs []server.Role, r server.Role) bool {
 // TestBadInput tries what a new user gets wrong: every answer is a JSON
 // error with a code and a message, and the server keeps serving.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
-		t.Run(name, func(t *testing.T) { badInput(t, newEnv(t, dsn(t))) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); badInput(t, newEnv(t, dsn(t))) })
 	}
 }
 
@@ -528,8 +535,9 @@ func badInput(t *testing.T, e *env) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
-		t.Run(name, func(t *testing.T) { health(t, newEnv(t, dsn(t))) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); health(t, newEnv(t, dsn(t))) })
 	}
 }
 
@@ -542,8 +550,9 @@ func health(t *testing.T, e *env) {
 }
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	for name, dsn := range databases(t) {
-		t.Run(name, func(t *testing.T) { apiKeys(t, newEnv(t, dsn(t))) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); apiKeys(t, newEnv(t, dsn(t))) })
 	}
 }
 
@@ -577,6 +586,7 @@ func apiKeys(t *testing.T, e *env) {
 }
 
 func TestIsLoopback(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]bool{
 		"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:80": true, "127.0.0.2:1": true,
 		"0.0.0.0:8080": false, ":8080": false, "10.0.0.1:8080": false, "example.com:80": false,
