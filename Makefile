@@ -48,7 +48,7 @@ examples: build
 ADDR      ?= 127.0.0.1:8080
 MOCK_ADDR ?= 127.0.0.1:9100
 run: build
-	@$(BIN)/mockapi -addr $(MOCK_ADDR) -- sh -c 'exec "$$0" serve --addr "$$1" --load examples/lead-distribution.json --var "apiBase=$$WEFT_MOCKAPI_URL"' $(BIN)/weft $(ADDR)
+	@$(BIN)/mockapi -addr $(MOCK_ADDR) -- sh -c 'exec "$$0" serve --addr "$$1" --save-credentials=true --load examples/lead-distribution.json --var "apiBase=$$WEFT_MOCKAPI_URL"' $(BIN)/weft $(ADDR)
 
 # run-once: the lead-distribution example in one process, without a server.
 run-once: build

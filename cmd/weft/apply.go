@@ -8,9 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -34,7 +32,9 @@ func (v *varFlags) Set(s string) error {
 		*v = varFlags{}
 	}
 	var x any
-	if err := json.Unmarshal([]byte(value), &x); err != nil {
+	dec := json.NewDecoder(strings.NewReader(value))
+	dec.UseNumber()
+	if err := dec.Decode(&x); err != nil || dec.More() {
 		x = value
 	}
 	(*v)[name] = x
@@ -43,76 +43,72 @@ func (v *varFlags) Set(s string) error {
 
 // definitionFile is a workflow file read for sending to a server.
 type definitionFile struct {
-	name        string // the workflow's name
 	body        []byte
 	contentType string
 }
 
-// readDefinition reads a workflow file (JSON or YAML), finds its name, and
-// sets vars in its variables. The file goes to the server as it is, so that
-// the server's problems point at its lines; with vars it is sent as JSON
-// re-encoded from the file, and its problems point at no line.
+// utf8BOM starts some files written on Windows; it is no part of the
+// definition.
+var utf8BOM = []byte("\ufeff")
+
+// readDefinition reads a workflow file (JSON or YAML) and sets vars in its
+// variables. The file goes to the server as it is, so that the server's
+// problems point at its lines; with vars it is sent as JSON re-encoded from
+// the file, and its problems point at no line.
 func readDefinition(file string, vars varFlags) (*definitionFile, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	var doc map[string]any
-	isJSON := bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n\ufeff"), []byte("{"))
-	if isJSON {
-		err = json.Unmarshal(data, &doc)
-	} else {
-		err = yaml.Unmarshal(data, &doc)
-	}
-	if err != nil || doc == nil {
-		// The server says what is wrong, and where.
-		return &definitionFile{body: data, contentType: contentTypeOf(isJSON)}, nil
-	}
-	name, _ := doc["name"].(string)
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(vars) == 0 {
-		return &definitionFile{name: name, body: data, contentType: contentTypeOf(isJSON)}, nil
+		return &definitionFile{body: data, contentType: contentTypeOf(isJSONDocument(data))}, nil
 	}
-	if err := setVariables(doc, vars); err != nil {
-		return nil, err
-	}
-	body, err := json.Marshal(doc)
+	body, err := withVariables(data, vars)
 	if err != nil {
 		return nil, fmt.Errorf("--var: %w", err)
 	}
-	return &definitionFile{name: name, body: body, contentType: "application/json"}, nil
+	return &definitionFile{body: body, contentType: "application/json"}, nil
 }
 
-// setVariables sets vars in a decoded definition's variables.
-func setVariables(doc map[string]any, vars varFlags) error {
+// isJSONDocument tells a JSON definition from a YAML one as the server does:
+// JSON starts with {.
+func isJSONDocument(data []byte) bool {
+	return bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{"))
+}
+
+// withVariables returns a definition (JSON or YAML) with vars set in its
+// variables, as JSON. Numbers keep every digit (a JSON document is decoded
+// with json.Number, not float64). weft workflows apply --var and weft serve
+// --var use it.
+func withVariables(data []byte, vars varFlags) ([]byte, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if len(vars) == 0 {
+		return data, nil
+	}
+	var doc map[string]any
+	if isJSONDocument(data) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("the definition is not valid JSON: %v (weft validate shows where)", err)
+		}
+	} else if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("the definition is not valid YAML: %v (weft validate shows where)", err)
+	}
+	if doc == nil {
+		return nil, errors.New("the definition is empty")
+	}
 	variables, ok := doc["variables"].(map[string]any)
 	if !ok {
 		if doc["variables"] != nil {
-			return fmt.Errorf("--var: the definition's variables is not an object")
+			return nil, errors.New("the definition's variables is not an object")
 		}
 		variables = map[string]any{}
 		doc["variables"] = variables
 	}
 	for k, v := range vars {
 		variables[k] = v
-	}
-	return nil
-}
-
-// withVariables returns a definition (JSON or YAML) with vars set in its
-// variables, as JSON: weft serve --load --var uses it.
-func withVariables(data []byte, vars varFlags) ([]byte, error) {
-	if len(vars) == 0 {
-		return data, nil
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil { // YAML is a superset of JSON
-		return nil, err
-	}
-	if doc == nil {
-		return nil, errors.New("the definition is empty")
-	}
-	if err := setVariables(doc, vars); err != nil {
-		return nil, err
 	}
 	return json.Marshal(doc)
 }
@@ -163,11 +159,12 @@ func (c cli) workflowsApply(ctx context.Context, args []string) int {
 		}
 		results = append(results, *res)
 		if !cf.json {
+			id, name := printable(res.ID), printable(res.Name)
 			switch res.Action {
-			case "updated":
-				fmt.Fprintf(c.stdout, "%s: updated workflow %s (%s): version %d → %d\n", file, res.ID, res.Name, res.OldVersion, res.Version)
+			case core.ApplyUpdated:
+				fmt.Fprintf(c.stdout, "%s: updated workflow %s (%s): version %d → %d\n", file, id, name, res.OldVersion, res.Version)
 			default:
-				fmt.Fprintf(c.stdout, "%s: %s workflow %s (%s): version %d\n", file, res.Action, res.ID, res.Name, res.Version)
+				fmt.Fprintf(c.stdout, "%s: %s workflow %s (%s): version %d\n", file, printable(res.Action), id, name, res.Version)
 			}
 		}
 	}
@@ -178,43 +175,21 @@ func (c cli) workflowsApply(ctx context.Context, args []string) int {
 }
 
 // apply creates the workflow of a file, or updates the one workflow of its
-// name; an update that changes nothing makes no new version.
+// name (POST /api/v1/workflows/apply: one transaction on the server, so
+// applies at once never make two workflows); an update that changes
+// nothing makes no new version.
 func (c *apiClient) apply(ctx context.Context, file string, vars varFlags) (*applyResult, error) {
 	def, err := readDefinition(file, vars)
 	if err != nil {
 		return nil, err
 	}
-	var existing []json.RawMessage
-	if def.name != "" {
-		if existing, err = listAll[json.RawMessage](ctx, c, "/api/v1/workflows", url.Values{"name": {def.name}}, 0); err != nil {
-			return nil, err
-		}
-	}
-	var info core.WorkflowInfo
-	switch len(existing) {
-	case 0:
-		if _, err := c.do(ctx, request{method: http.MethodPost, path: "/api/v1/workflows", body: def.body, contentType: def.contentType}, &info); err != nil {
-			return nil, err
-		}
-		return &applyResult{File: file, ID: info.ID, Name: info.Name, Version: info.Version, Action: "created"}, nil
-	case 1:
-	default:
-		return nil, ambiguousName(def.name, existing)
-	}
-	var old core.WorkflowInfo
-	if err := json.Unmarshal(existing[0], &old); err != nil {
+	var res core.ApplyResult
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/api/v1/workflows/apply", body: def.body, contentType: def.contentType}, &res); err != nil {
 		return nil, err
 	}
-	// If-Match: a change made by someone else since the listing is a 409,
-	// not overwritten.
-	_, err = c.do(ctx, request{method: http.MethodPut, path: "/api/v1/workflows/" + url.PathEscape(old.ID), body: def.body, contentType: def.contentType,
-		header: http.Header{"If-Match": {`"` + strconv.Itoa(old.Version) + `"`}}}, &info)
-	if err != nil {
-		return nil, err
+	if res.Workflow == nil || res.Workflow.Workflow == nil {
+		return nil, &remoteError{Status: http.StatusOK, Message: "POST /api/v1/workflows/apply: the answer has no workflow"}
 	}
-	res := &applyResult{File: file, ID: info.ID, Name: info.Name, Version: info.Version, Action: "unchanged"}
-	if info.Version != old.Version {
-		res.Action, res.OldVersion = "updated", old.Version
-	}
-	return res, nil
+	return &applyResult{File: file, ID: res.Workflow.ID, Name: res.Workflow.Name, Version: res.Workflow.Version,
+		OldVersion: res.PreviousVersion, Action: res.Action}, nil
 }

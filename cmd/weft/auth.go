@@ -3,11 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 const authUsage = `Usage:
@@ -25,6 +29,25 @@ func (c cli) cmdAuth(ctx context.Context, args []string) int {
 		"token": c.authToken,
 		"login": c.authLogin,
 	})
+}
+
+// readKey reads a key from standard input: typed without echo on a
+// terminal, else its first line.
+func (c cli) readKey(server string) (string, error) {
+	if f, ok := c.stdin.(*os.File); ok && isTerminalFile(f) {
+		fmt.Fprintf(c.stderr, "API key for %s: ", server)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.stderr)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(c.stdin, 4096)).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("give the key on standard input (or in WEFT_API_KEY)")
+	}
+	return strings.TrimSpace(line), nil
 }
 
 // authToken prints the key, so that curl can use what the CLI uses:
@@ -49,15 +72,11 @@ func (c cli) authLogin(ctx context.Context, args []string) int {
 	}
 	key := os.Getenv("WEFT_API_KEY")
 	if key == "" {
-		if f, ok := c.stdin.(*os.File); ok && isTerminalFile(f) {
-			fmt.Fprintf(c.stderr, "API key for %s: ", client.base)
-		}
-		line, err := bufio.NewReader(c.stdin).ReadString('\n')
-		if err != nil && line == "" {
-			fmt.Fprintln(c.stderr, "weft auth login: give the key on standard input (or in WEFT_API_KEY)")
+		var err error
+		if key, err = c.readKey(client.base); err != nil {
+			fmt.Fprintf(c.stderr, "weft auth login: %v\n", err)
 			return exitUsage
 		}
-		key = strings.TrimSpace(line)
 	}
 	if key == "" {
 		fmt.Fprintln(c.stderr, "weft auth login: the key is empty")

@@ -31,6 +31,8 @@ const (
 	// exitAuth: no API key, or one the server refuses (401) or whose role
 	// may not do this (403).
 	exitAuth = 4
+	// exitInterrupted: Ctrl-C (128 + SIGINT, as shells report it).
+	exitInterrupted = 130
 )
 
 // defaultServer is where weft serve listens by default.
@@ -58,11 +60,23 @@ type apiClient struct {
 
 // newClient resolves the server (--server, WEFT_URL, the credentials
 // file's current server, the default) and its key (WEFT_API_KEY, else the
-// credentials file's key for that server).
-func newClient(f clientFlags) (*apiClient, error) {
-	creds, err := readCredentials(credentialsPath())
-	if err != nil {
-		return nil, err
+// credentials file's key for that server). The credentials file is read
+// only when it is needed, and a broken one is a warning, not a failure:
+// --server and WEFT_API_KEY work without it.
+func newClient(f clientFlags, stderr io.Writer) (*apiClient, error) {
+	envKey := os.Getenv("WEFT_API_KEY")
+	creds := &credentials{Servers: map[string]serverCredential{}}
+	if f.server == "" || envKey == "" {
+		c, err := readCredentials(credentialsPath())
+		switch {
+		case err != nil && stderr != nil:
+			fmt.Fprintf(stderr, "weft: warning: %v\n", err)
+		case err == nil:
+			creds = c
+			if warn := c.warning; warn != "" && stderr != nil {
+				fmt.Fprintf(stderr, "weft: warning: %s\n", warn)
+			}
+		}
 	}
 	base := f.server
 	if base == "" {
@@ -71,20 +85,28 @@ func newClient(f clientFlags) (*apiClient, error) {
 	if base == "" {
 		base = defaultServer
 	}
-	if base, err = normalizeServer(base); err != nil {
+	base, err := normalizeServer(base)
+	if err != nil {
 		return nil, err
 	}
-	c := &apiClient{base: base, http: &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       30 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}}}
-	switch key := os.Getenv("WEFT_API_KEY"); {
-	case key != "":
-		c.key, c.keySource = key, "WEFT_API_KEY"
+	c := &apiClient{base: base, http: &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: time.Minute, // no call of the CLI waits on the server's side
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       30 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+		// A redirect is not followed: the key would go along to wherever it
+		// points (net/http keeps Authorization for the same host name, even
+		// another port, or http after https), and no weft answer redirects.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	switch {
+	case envKey != "":
+		c.key, c.keySource = envKey, "WEFT_API_KEY"
 	case creds.Servers[base].APIKey != "":
 		c.key, c.keySource = creds.Servers[base].APIKey, "the credentials file "+credentialsPath()
 	}
@@ -120,11 +142,14 @@ func (e *remoteError) Error() string {
 	if e.Code != "" {
 		msg = e.Code + ": " + msg
 	}
-	for _, d := range e.Details {
-		if d.Path != "" && !strings.Contains(e.Message, d.Message) {
-			msg += "\n  " + d.Path + ": " + d.Message
+	if e.Code == "VALIDATION_FAILED" || e.Code == "INVALID_REQUEST" || e.Code == "INVALID_JSON" {
+		for _, d := range e.Details {
+			if d.Path != "" && !strings.Contains(e.Message, d.Message) {
+				msg += "\n  " + d.Path + ": " + d.Message
+			}
 		}
 	}
+	msg = printable(msg)
 	if e.hint != "" {
 		msg += "\n" + e.hint
 	}
@@ -133,6 +158,10 @@ func (e *remoteError) Error() string {
 
 // exitCode is the exit code a client command ends with after err.
 func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
 	var re *remoteError
 	if errors.As(err, &re) {
 		switch {
@@ -200,24 +229,39 @@ func (c *apiClient) do(ctx context.Context, r request, out any) (*http.Response,
 			hint: "Is weft serve running there? Name another server with --server URL or WEFT_URL."}
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
-	if err != nil {
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer+1))
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
 		return res, &remoteError{Message: fmt.Sprintf("%s %s: the answer was cut: %v", r.method, u, err)}
-	}
-	if res.StatusCode/100 != 2 {
+	case len(data) > maxAnswer:
+		return res, &remoteError{Status: res.StatusCode, Message: fmt.Sprintf("%s %s: the answer is over %d MiB", r.method, u, maxAnswer>>20)}
+	case res.StatusCode/100 == 3:
+		return res, &remoteError{Status: res.StatusCode, Message: fmt.Sprintf("%s %s: the server answered %s, to %q; weft answers no request with a redirect: is --server the weft server's URL?",
+			r.method, u, res.Status, res.Header.Get("Location"))}
+	case res.StatusCode/100 != 2:
 		return res, c.errorOf(res, data)
 	}
-	if out != nil && len(data) > 0 {
-		if raw, ok := out.(*json.RawMessage); ok {
-			*raw = append((*raw)[:0], data...)
-			return res, nil
-		}
-		if err := json.Unmarshal(data, out); err != nil {
-			return res, &remoteError{Status: res.StatusCode, Message: fmt.Sprintf("%s %s: the answer is not what a weft server sends: %v", r.method, u, err)}
-		}
+	if out == nil || len(data) == 0 && res.StatusCode == http.StatusNoContent {
+		return res, nil
+	}
+	if !json.Valid(data) {
+		return res, &remoteError{Status: res.StatusCode, Message: fmt.Sprintf("%s %s: the answer (%s, %s) is not JSON: is --server the weft server's URL?",
+			r.method, u, res.Status, res.Header.Get("Content-Type"))}
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = append((*raw)[:0], data...)
+		return res, nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return res, &remoteError{Status: res.StatusCode, Message: fmt.Sprintf("%s %s: the answer is not what a weft server sends: %v", r.method, u, err)}
 	}
 	return res, nil
 }
+
+// maxAnswer bounds an answer the CLI reads.
+const maxAnswer = 256 << 20
 
 // errorOf turns an error answer into a remoteError, with a hint for the
 // errors a user can fix from here.
@@ -243,7 +287,7 @@ func (c *apiClient) errorOf(res *http.Response, data []byte) *remoteError {
 			e.hint = "The key from " + c.keySource + " is not valid on " + c.base + "."
 		}
 	case http.StatusForbidden:
-		e.hint = "Ask an admin for a key of that role: weft apikey create --role ROLE"
+		e.hint = "Ask an admin for a key of the role named above (weft apikey create --role ROLE)."
 	}
 	return e
 }

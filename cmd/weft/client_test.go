@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -328,4 +332,170 @@ func TestClientCommands(t *testing.T) {
 			require.Contains(t, errOut, tt.want, "%v", tt.args)
 		}
 	})
+}
+
+// TestClientMisuse: what a careless script or a hostile server does to the
+// CLI — empty names, files with a BOM, big numbers in --var, redirects,
+// ids that are paths, names with escape sequences, answers that are not a
+// weft server's, endless pages — and applies at once.
+func TestClientMisuse(t *testing.T) {
+	t.Parallel()
+	bin := weftBinary(t)
+	srv := startServer(t, bin, filepath.Join(t.TempDir(), "weft.db"))
+	c := newCLI(t, bin, "http://"+srv.addr, srv.key)
+	c.ok("workflows", "apply", writeFile(t, "one.json", `{"name": "only one", "steps": [{"id": "a", "type": "WAIT", "config": {"duration": 1}}]}`))
+
+	t.Run("an empty name names nothing", func(t *testing.T) {
+		for _, args := range [][]string{{"workflows", "delete", ""}, {"workflows", "get", " "}, {"execute", ""}} {
+			code, _, errOut := c.run("", args...)
+			require.Equal(t, exitUsage, code, "%q: %s", args, errOut)
+			require.Contains(t, errOut, "the workflow is empty")
+		}
+		require.Contains(t, c.ok("workflows", "list"), "only one", "still there")
+		status, body := srv.call(t, srv.key, "GET", "/api/v1/workflows?name=", "")
+		require.Equal(t, 400, status, body)
+	})
+
+	t.Run("a file with a byte order mark", func(t *testing.T) {
+		for _, doc := range []string{"\ufeff{\"name\": \"bom\", \"steps\": [{\"id\": \"a\", \"type\": \"WAIT\", \"config\": {\"duration\": 1}}]}",
+			"\ufeffname: bom yaml\r\nsteps:\r\n  - id: a\r\n    type: WAIT\r\n    config: {duration: 1}\r\n"} {
+			f := writeFile(t, "bom", doc)
+			require.Contains(t, c.ok("workflows", "apply", f), "created")
+			require.Contains(t, c.ok("workflows", "apply", f), "unchanged", "the same workflow, not a second")
+			require.Contains(t, c.ok("workflows", "apply", f, "--var", "x=1"), "updated")
+		}
+	})
+
+	t.Run("--var sets variables of JSON and YAML files", func(t *testing.T) {
+		f := writeFile(t, "vars.yaml", "name: vars\nvariables: {keep: kept}\nsteps:\n  - {id: a, type: WAIT, config: {duration: 1}}\n")
+		c.ok("workflows", "apply", f, "--var", "n=12", "--var", "s=http://x:1/y?z=1", "--var", `o={"a": [1, true]}`)
+		out := c.ok("workflows", "get", "vars", "--json")
+		for _, want := range []string{`"keep": "kept"`, `"n": 12`, `"s": "http://x:1/y?z=1"`, `"a": [`} {
+			require.Contains(t, out, want)
+		}
+	})
+
+	t.Run("applies at once make one workflow", func(t *testing.T) {
+		f := writeFile(t, "race.json", `{"name": "raced", "steps": [{"id": "a", "type": "WAIT", "config": {"duration": 1}}]}`)
+		done := make(chan int, 6)
+		for range cap(done) {
+			go func() {
+				code, _, _ := c.run("", "workflows", "apply", f)
+				done <- code
+			}()
+		}
+		for range cap(done) {
+			require.Equal(t, exitOK, <-done)
+		}
+		require.Len(t, strings.Fields(c.ok("workflows", "list", "--name", "raced", "-q")), 1)
+	})
+
+	t.Run("names with escape sequences are shown, not obeyed", func(t *testing.T) {
+		evil := "evil\u001b]52;c;aGk=\u0007\u001b[2J\nfake\tcolumn\u009b"
+		status, body := srv.call(t, srv.key, "POST", "/api/v1/workflows", `{"name": `+jsonQuote(evil)+`, "steps": [{"id": "a", "type": "WAIT", "config": {"duration": 1}}]}`)
+		if status != 201 {
+			t.Skipf("the server refuses such a name (%d %v): nothing to show", status, body)
+		}
+		for _, args := range [][]string{{"workflows", "list"}, {"workflows", "get", body["id"].(string)}, {"workflows", "delete", body["id"].(string)}} {
+			out := c.ok(args...)
+			require.NotRegexp(t, "[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]", out, "%v printed a control character", args)
+			require.Contains(t, out, `evil\x1b]52;c;aGk=\a\x1b[2J\nfake\tcolumn\u009b`)
+		}
+	})
+
+	t.Run("ids that are paths", func(t *testing.T) {
+		for _, id := range []string{".", "..", "a/b", "x?y", ""} {
+			for _, cmd := range []string{"get", "watch", "retry", "cancel"} {
+				code, _, errOut := c.run("", "executions", cmd, id)
+				require.Equal(t, exitUsage, code, "%s %q: %s", cmd, id, errOut)
+				require.Contains(t, errOut, "is not an execution id")
+			}
+		}
+	})
+}
+
+// TestClientAgainstOtherServers: a redirect is not followed (the key would
+// go along), and answers that are not a weft server's are errors, not
+// output or an endless loop.
+func TestClientAgainstOtherServers(t *testing.T) {
+	t.Parallel()
+	bin := weftBinary(t)
+	var leaked atomicString
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"items": []}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	pages := 0
+	odd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/workflows":
+			http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+		case "/api/v1/executions":
+			pages++
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"items": [{"id": "x", "status": "RUNNING"}], "nextCursor": "again"}`)
+		default:
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<html>a login page</html>")
+		}
+	}))
+	t.Cleanup(odd.Close)
+	c := newCLI(t, bin, odd.URL, "weft_secret-of-the-user")
+
+	code, out, errOut := c.run("", "workflows", "list")
+	require.Equal(t, exitFailed, code, errOut)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "307 Temporary Redirect")
+	require.Contains(t, errOut, elsewhere.URL)
+	require.Empty(t, leaked.Load(), "the key did not follow the redirect")
+
+	code, out, errOut = c.run("", "executions", "list", "--limit", "0")
+	require.Equal(t, exitFailed, code, errOut)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "the server's pages do not end")
+	require.Equal(t, 2, pages, "the second page with the same cursor stops it")
+
+	for _, args := range [][]string{{"breakers", "list", "--json"}, {"executions", "get", "01a250af-b5e4-7000-8000-000000000000", "--json"}} {
+		code, out, errOut = c.run("", args...)
+		require.Equal(t, exitFailed, code, "%v: %s", args, errOut)
+		require.Empty(t, out)
+		require.Contains(t, errOut, "is not JSON: is --server the weft server's URL?")
+	}
+}
+
+// TestServeKeyNotKept: on a server that keeps no key for the CLI (not on
+// loopback, or --save-credentials=false), the lines it prints still work
+// as pasted: they export the key first.
+func TestServeKeyNotKept(t *testing.T) {
+	t.Parallel()
+	bin := weftBinary(t)
+	creds := filepath.Join(t.TempDir(), "credentials")
+	wf := writeFile(t, "nap.json", `{"name": "a short nap", "steps": [{"id": "nap", "type": "WAIT", "config": {"duration": 1}}]}`)
+	srv := startServer(t, bin, filepath.Join(t.TempDir(), "weft.db"), "--save-credentials=false", "--load", wf)
+	_, err := os.Stat(creds)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.NotEmpty(t, srv.hints, "the lines to try")
+	require.True(t, strings.HasPrefix(srv.hints[0], "export WEFT_API_KEY=weft_"), srv.hints[0])
+	script := strings.Join(srv.hints, "\n") + "\n"
+	cmd := exec.CommandContext(t.Context(), "bash", "--noprofile", "--norc", "-euc", strings.ReplaceAll(script, "curl ", "curl --fail-with-body -sS "))
+	cmd.Env = append(newCLI(t, bin, "", "").env, "WEFT_CREDENTIALS="+creds)
+	cmd.Dir = filepath.Dir(bin)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s\n%s", script, out)
+}
+
+func jsonQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// atomicString is a string read and written from several goroutines.
+type atomicString struct{ v atomic.Value }
+
+func (a *atomicString) Store(s string) { a.v.Store(s) }
+func (a *atomicString) Load() string {
+	s, _ := a.v.Load().(string)
+	return s
 }

@@ -7,14 +7,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 )
 
 // The credentials file keeps, for this user only, the API keys the CLI
 // sends to weft servers, as kubectl and gh keep theirs: weft serve writes
-// the admin key it creates on first start there (the server itself stores
-// only the key's hash), `weft auth login` writes a key given to it, and
-// every command that talks to a server reads it. It is JSON:
+// the admin key it creates on first start there (on a loopback address, or
+// when asked with --save-credentials; the server itself stores only the
+// key's hash), `weft auth login` writes a key given to it, and every
+// command that talks to a server reads it. It is JSON:
 //
 //	{"current": "http://127.0.0.1:8080",
 //	 "servers": {"http://127.0.0.1:8080": {"apiKey": "weft_…"}}}
@@ -29,6 +32,9 @@ const credentialsEnv = "WEFT_CREDENTIALS"
 type credentials struct {
 	Current string                      `json:"current,omitempty"`
 	Servers map[string]serverCredential `json:"servers"`
+	// warning is what is wrong with the file, though it was read (its
+	// permissions).
+	warning string
 }
 
 // serverCredential is what the file keeps for one server.
@@ -37,8 +43,9 @@ type serverCredential struct {
 }
 
 // credentialsPath is where the credentials file is: $WEFT_CREDENTIALS, else
-// weft/credentials under the user's configuration directory
-// ($XDG_CONFIG_HOME, else ~/.config, on Linux). "" means none.
+// weft/credentials under $XDG_CONFIG_HOME, else under ~/.config — on every
+// Unix, macOS too, as gh does, so that the README's path holds. "" means
+// none.
 func credentialsPath() string {
 	if p, ok := os.LookupEnv(credentialsEnv); ok {
 		if p == "none" {
@@ -46,14 +53,26 @@ func credentialsPath() string {
 		}
 		return p
 	}
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return ""
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" || !filepath.IsAbs(dir) {
+		if runtime.GOOS == "windows" {
+			d, err := os.UserConfigDir()
+			if err != nil {
+				return ""
+			}
+			return filepath.Join(d, "weft", "credentials")
+		}
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
 	}
 	return filepath.Join(dir, "weft", "credentials")
 }
 
-// readCredentials reads the credentials file; a missing one is empty.
+// readCredentials reads the credentials file; a missing one is empty. A
+// file others may read is read, with a warning.
 func readCredentials(path string) (*credentials, error) {
 	c := &credentials{Servers: map[string]serverCredential{}}
 	if path == "" {
@@ -64,7 +83,7 @@ func readCredentials(path string) (*credentials, error) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("credentials: %w", err)
+		return nil, fmt.Errorf("credentials file: %w", err)
 	}
 	if err := json.Unmarshal(data, c); err != nil {
 		return nil, fmt.Errorf("credentials file %s: %v (remove it, or fix it by hand)", path, err)
@@ -72,17 +91,35 @@ func readCredentials(path string) (*credentials, error) {
 	if c.Servers == nil {
 		c.Servers = map[string]serverCredential{}
 	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows" {
+		c.warning = fmt.Sprintf("the credentials file %s may be read by others (mode %#o): chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
 	return c, nil
 }
 
 // saveCredential records a server's key in the credentials file and makes
-// that server the current one. The file is written whole to a temporary
-// file of mode 0600 and renamed over the old one, so a reader never sees
-// half a file and the key is never readable by others, not even briefly.
+// that server the current one. Writers take turns (a lock file beside it),
+// so that two at once lose no key; the file is written whole to a
+// temporary file of mode 0600 and renamed over the old one, so a reader
+// never sees half a file and the key is never readable by others, not even
+// briefly. A symbolic link at the path is followed (the file it names is
+// replaced), as dotfile managers expect.
 func saveCredential(path, serverURL, key string) error {
 	if path == "" {
 		return nil
 	}
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	defer unlock()
 	c, err := readCredentials(path)
 	if err != nil {
 		return err
@@ -93,10 +130,6 @@ func saveCredential(path, serverURL, key string) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("credentials: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".credentials-*")
 	if err != nil {
@@ -111,6 +144,10 @@ func saveCredential(path, serverURL, key string) error {
 		f.Close()
 		return fmt.Errorf("credentials: %w", err)
 	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("credentials: %w", err)
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
@@ -118,4 +155,20 @@ func saveCredential(path, serverURL, key string) error {
 		return fmt.Errorf("credentials: %w", err)
 	}
 	return nil
+}
+
+// lockFile takes an exclusive lock on a lock file, waiting for it.
+func lockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }

@@ -91,16 +91,17 @@ func (c cli) started(ctx context.Context, name string, client *apiClient, cf cli
 			_ = printJSON(c.stdout, raw)
 			return exitOK
 		}
-		fmt.Fprintf(c.stdout, "execution %s %s\n", a.ExecutionID, a.Status)
-		fmt.Fprintf(c.stderr, "follow it: weft executions watch %s\n", a.ExecutionID)
+		fmt.Fprintf(c.stdout, "execution %s %s\n", printable(a.ExecutionID), printable(string(a.Status)))
+		fmt.Fprintf(c.stderr, "follow it: weft executions watch %s\n", printable(a.ExecutionID))
 		return exitOK
 	}
 	x, err := client.watch(ctx, a.ExecutionID, newProgress(c.stderr, quiet), before)
 	if errors.Is(err, context.Canceled) {
 		// Ctrl-C stops the following, not the execution.
+		id := printable(a.ExecutionID)
 		fmt.Fprintf(c.stderr, "weft %s: stopped following execution %s; it goes on on the server (weft executions watch %s; weft executions cancel %s)\n",
-			name, a.ExecutionID, a.ExecutionID, a.ExecutionID)
-		return exitFailed
+			name, id, id, id)
+		return exitInterrupted
 	}
 	if err != nil {
 		return c.fail(name, err)
@@ -130,7 +131,11 @@ func (c cli) executionsWatch(ctx context.Context, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	x, err := client.watch(ctx, rest[0], newProgress(c.stderr, quiet), nil)
+	id, err := executionID(rest[0])
+	if err != nil {
+		return c.fail("executions watch", err)
+	}
+	x, err := client.watch(ctx, id, newProgress(c.stderr, quiet), nil)
 	if err != nil {
 		return c.fail("executions watch", err)
 	}
@@ -146,7 +151,11 @@ func (c cli) executionsRetry(ctx context.Context, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	path := "/api/v1/executions/" + url.PathEscape(rest[0])
+	id, err := executionID(rest[0])
+	if err != nil {
+		return c.fail("executions retry", err)
+	}
+	path := "/api/v1/executions/" + id
 	var before *core.Execution
 	if wait { // the attempts made before the retry are not news
 		before = new(core.Execution)
@@ -170,8 +179,12 @@ func (c cli) executionsCancel(ctx context.Context, args []string) int {
 	if code >= 0 {
 		return code
 	}
+	id, err := executionID(rest[0])
+	if err != nil {
+		return c.fail("executions cancel", err)
+	}
 	var raw json.RawMessage
-	if _, err := client.do(ctx, request{method: http.MethodPost, path: "/api/v1/executions/" + url.PathEscape(rest[0]) + "/cancel"}, &raw); err != nil {
+	if _, err := client.do(ctx, request{method: http.MethodPost, path: "/api/v1/executions/" + id + "/cancel"}, &raw); err != nil {
 		return c.fail("executions cancel", err)
 	}
 	if cf.json {
@@ -182,7 +195,7 @@ func (c cli) executionsCancel(ctx context.Context, args []string) int {
 	if err := json.Unmarshal(raw, &x); err != nil {
 		return c.fail("executions cancel", err)
 	}
-	fmt.Fprintf(c.stdout, "execution %s %s\n", x.ID, x.Status)
+	fmt.Fprintf(c.stdout, "execution %s %s\n", printable(x.ID), printable(string(x.Status)))
 	return exitOK
 }
 
@@ -191,8 +204,12 @@ func (c cli) executionsGet(ctx context.Context, args []string) int {
 	if code >= 0 {
 		return code
 	}
+	id, err := executionID(rest[0])
+	if err != nil {
+		return c.fail("executions get", err)
+	}
 	var raw json.RawMessage
-	if _, err := client.do(ctx, request{method: http.MethodGet, path: "/api/v1/executions/" + url.PathEscape(rest[0])}, &raw); err != nil {
+	if _, err := client.do(ctx, request{method: http.MethodGet, path: "/api/v1/executions/" + id}, &raw); err != nil {
 		return c.fail("executions get", err)
 	}
 	if cf.json {
@@ -219,6 +236,9 @@ func (c cli) executionsList(ctx context.Context, args []string) int {
 	})
 	if code >= 0 {
 		return code
+	}
+	if limit < 0 {
+		return c.fail("executions list", usageError("--limit: a count, 0 for all"))
 	}
 	q := url.Values{}
 	if status != "" {
@@ -248,13 +268,13 @@ func (c cli) executionsList(ctx context.Context, args []string) int {
 
 // printSummary prints how an execution ended: status, error, output.
 func printSummary(w io.Writer, x *core.Execution) {
-	fmt.Fprintf(w, "execution %s %s in %dms\n", x.ID, x.Status, x.DurationMs)
+	fmt.Fprintf(w, "execution %s %s in %dms\n", printable(x.ID), printable(string(x.Status)), x.DurationMs)
 	if x.Error != nil {
 		where := ""
 		if x.FailedStep != "" {
-			where = " (step " + x.FailedStep + ")"
+			where = " (step " + printable(x.FailedStep) + ")"
 		}
-		fmt.Fprintf(w, "error%s: %s: %s\n", where, x.Error.Code, x.Error.Message)
+		fmt.Fprintf(w, "error%s: %s\n", where, errText(x.Error))
 	}
 	if x.Output != nil {
 		out, _ := json.MarshalIndent(x.Output, "", "  ")
@@ -265,7 +285,7 @@ func printSummary(w io.Writer, x *core.Execution) {
 // printExecution prints an execution: what it is, its steps (with every
 // failed attempt), and its error or output.
 func printExecution(w io.Writer, x *core.Execution) {
-	fmt.Fprintf(w, "execution %s of %s (version %d): %s", x.ID, x.WorkflowName, x.WorkflowVersion, x.Status)
+	fmt.Fprintf(w, "execution %s of %s (version %d): %s", printable(x.ID), printable(x.WorkflowName), x.WorkflowVersion, printable(string(x.Status)))
 	if x.Status.Terminal() {
 		fmt.Fprintf(w, " in %dms", x.DurationMs)
 	}
@@ -276,16 +296,16 @@ func printExecution(w io.Writer, x *core.Execution) {
 		if s.Status.Terminal() && s.Status != core.StatusSkipped {
 			dur = fmtDuration(time.Duration(s.DurationMs) * time.Millisecond)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Type, s.Status, s.Attempts, dur, errText(s.Error))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", printable(s.ID), printable(s.Type), printable(string(s.Status)), s.Attempts, dur, errText(s.Error))
 		for _, h := range s.History {
 			if h.Error != nil && (h.Attempt != s.Attempts || s.Status != h.Status) {
-				fmt.Fprintf(tw, "  attempt %d\t\t%s\t\t%s\t%s\n", h.Attempt, h.Status, fmtDuration(time.Duration(h.DurationMs)*time.Millisecond), errText(h.Error))
+				fmt.Fprintf(tw, "  attempt %d\t\t%s\t\t%s\t%s\n", h.Attempt, printable(string(h.Status)), fmtDuration(time.Duration(h.DurationMs)*time.Millisecond), errText(h.Error))
 			}
 		}
 	}
 	_ = tw.Flush()
 	if x.Error != nil {
-		fmt.Fprintf(w, "\nerror: %s: %s\n", x.Error.Code, x.Error.Message)
+		fmt.Fprintf(w, "\nerror: %s\n", errText(x.Error))
 	}
 	if x.Output != nil {
 		out, _ := json.MarshalIndent(x.Output, "", "  ")
@@ -327,13 +347,16 @@ func (c *apiClient) watch(ctx context.Context, id string, p *progressPrinter, be
 			seen[s.ID] = stepSeen{status: s.Status, attempts: s.Attempts, history: len(s.History), retried: s.Attempts, started: s.Attempts}
 		}
 	}
-	poll := 20 * time.Millisecond
+	poll := 50 * time.Millisecond
 	headed := false
 	defer p.halt()
 	for {
 		var x core.Execution
 		if _, err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/executions/" + url.PathEscape(id)}, &x); err != nil {
 			return nil, err
+		}
+		if x.ID != id || x.Status == "" {
+			return nil, &remoteError{Status: http.StatusOK, Message: fmt.Sprintf("GET /api/v1/executions/%s: the answer is not that execution's record", id)}
 		}
 		if !headed {
 			var ids []string
@@ -350,11 +373,12 @@ func (c *apiClient) watch(ctx context.Context, id string, p *progressPrinter, be
 			p.done(x.Status, x.DurationMs)
 			return &x, nil
 		}
-		// Poll fast while things move, then back off to half a second.
+		// Poll often while things move, then back off to two seconds: each
+		// look reads the whole record.
 		if changed {
-			poll = 20 * time.Millisecond
+			poll = 200 * time.Millisecond
 		} else {
-			poll = min(poll*3/2, 500*time.Millisecond)
+			poll = min(poll*3/2, 2*time.Second)
 		}
 		t := time.NewTimer(poll)
 		select {
@@ -380,6 +404,13 @@ type stepSeen struct {
 // and records what it saw; it says whether anything changed.
 func reportSteps(x *core.Execution, seen map[string]stepSeen, p *progressPrinter) bool {
 	changed := false
+	// What one look shows is reported in the order it happened (a parent
+	// ends after its children), not in the order of the steps.
+	type event struct {
+		at   time.Time
+		emit func()
+	}
+	var events []event
 	for _, s := range sortedSteps(x) {
 		prev, known := seen[s.ID]
 		now := stepSeen{status: s.Status, attempts: s.Attempts, history: len(s.History), retried: prev.retried, started: prev.started}
@@ -392,7 +423,9 @@ func reportSteps(x *core.Execution, seen map[string]stepSeen, p *progressPrinter
 		for _, h := range s.History {
 			retried := h.RetryDelayMs > 0 || h.Attempt < s.Attempts
 			if h.Attempt > now.retried && retried && (h.Status == core.StatusFailed || h.Status == core.StatusTimedOut) {
-				p.retrying(s.ID, s.Type, h.Attempt, h.Error, time.Duration(h.RetryDelayMs)*time.Millisecond)
+				events = append(events, event{h.FinishedAt, func() {
+					p.retrying(s.ID, s.Type, h.Attempt, h.Error, time.Duration(h.RetryDelayMs)*time.Millisecond)
+				}})
 				now.retried = h.Attempt
 			}
 		}
@@ -414,12 +447,31 @@ func reportSteps(x *core.Execution, seen map[string]stepSeen, p *progressPrinter
 			if last != nil && last.Attempt == s.Attempts && !last.StartedAt.IsZero() {
 				since = last.StartedAt
 			}
-			p.started(s.ID, s.Type, attempt, since)
+			events = append(events, event{since, func() { p.started(s.ID, s.Type, attempt, since) }})
 		case s.Status == core.StatusWaiting && prev.status != core.StatusWaiting:
-			p.waiting(s.ID, s.Type)
+			events = append(events, event{s.StartedAt, func() { p.waiting(s.ID, s.Type) }})
 		case s.Status.Terminal() && (!known || prev.status != s.Status || prev.attempts != s.Attempts):
-			p.finished(s.ID, s.Type, s.Status, s.Attempts, time.Duration(s.DurationMs)*time.Millisecond, s.Error)
+			at := s.FinishedAt
+			if at.IsZero() { // skipped: it never ran
+				at = x.FinishedAt
+			}
+			events = append(events, event{at, func() {
+				p.finished(s.ID, s.Type, s.Status, s.Attempts, time.Duration(s.DurationMs)*time.Millisecond, s.Error)
+			}})
 		}
+	}
+	slices.SortStableFunc(events, func(a, b event) int {
+		switch {
+		case a.at.IsZero() != b.at.IsZero(): // not known: last
+			if a.at.IsZero() {
+				return 1
+			}
+			return -1
+		}
+		return a.at.Compare(b.at)
+	})
+	for _, ev := range events {
+		ev.emit()
 	}
 	return changed
 }

@@ -30,7 +30,7 @@ type progressPrinter struct {
 	live    bool
 	running map[string]runningStep
 	drawn   bool // the status line is on the screen
-	cols    int  // the terminal's width (0: unknown)
+	fd      int  // the terminal, for its width (read at each draw: it may be resized)
 	now     func() time.Time
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -51,10 +51,7 @@ const liveRedraw = 100 * time.Millisecond
 func newProgress(w io.Writer, quiet bool) *progressPrinter {
 	p := &progressPrinter{w: w, quiet: quiet, running: map[string]runningStep{}, now: time.Now}
 	if f, ok := w.(*os.File); ok && !quiet && os.Getenv("TERM") != "dumb" && isTerminalFile(f) {
-		p.live = true
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
-			p.cols = cols
-		}
+		p.live, p.fd = true, int(f.Fd())
 	}
 	return p
 }
@@ -120,9 +117,11 @@ func (p *progressPrinter) draw() {
 	for _, id := range ids {
 		parts = append(parts, fmt.Sprintf("%s %s", id, fmtElapsed(now.Sub(p.running[id].since))))
 	}
-	line := "  ⋯ running: " + strings.Join(parts, " · ")
-	if p.cols > 1 && len([]rune(line)) >= p.cols {
-		line = string([]rune(line)[:p.cols-2]) + "…"
+	// ASCII only, and shorter than the terminal is wide: a line that
+	// wraps could not be erased by the next draw.
+	line := "  ... running: " + strings.Join(parts, ", ")
+	if cols, _, err := term.GetSize(p.fd); err == nil && cols > 4 && len(line) >= cols {
+		line = line[:cols-4] + "..."
 	}
 	fmt.Fprint(p.w, line)
 	p.drawn = true
@@ -144,7 +143,9 @@ func (p *progressPrinter) line(s string) {
 	p.draw()
 }
 
-func (p *progressPrinter) id(stepID string) string { return fmt.Sprintf("%-*s", p.width, stepID) }
+func (p *progressPrinter) id(stepID string) string {
+	return fmt.Sprintf("%-*s", p.width, printable(stepID))
+}
 
 var statusMarks = map[core.Status]string{
 	core.StatusCompleted: "✓", core.StatusFailed: "✗", core.StatusSkipped: "–",
@@ -161,8 +162,8 @@ func (p *progressPrinter) started(stepID, stepType string, attempt int, since ti
 	if since.IsZero() {
 		since = p.now()
 	}
-	p.running[stepID] = runningStep{typ: stepType, since: since}
-	p.line(fmt.Sprintf("  … %s %-14s RUNNING   attempt %d", p.id(stepID), stepType, attempt))
+	p.running[printable(stepID)] = runningStep{typ: stepType, since: since}
+	p.line(fmt.Sprintf("  … %s %-14s RUNNING   attempt %d", p.id(stepID), printable(stepType), attempt))
 }
 
 func (p *progressPrinter) waiting(stepID, stepType string) {
@@ -171,8 +172,8 @@ func (p *progressPrinter) waiting(stepID, stepType string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.running, stepID)
-	p.line(fmt.Sprintf("  ◷ %s %-14s WAITING", p.id(stepID), stepType))
+	delete(p.running, printable(stepID))
+	p.line(fmt.Sprintf("  ◷ %s %-14s WAITING", p.id(stepID), printable(stepType)))
 }
 
 // retrying reports a failed attempt that is retried (after delay, when
@@ -183,8 +184,8 @@ func (p *progressPrinter) retrying(stepID, stepType string, attempt int, err *sd
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.running, stepID)
-	s := fmt.Sprintf("  ↻ %s %-14s FAILED    attempt %d: %s; retrying", p.id(stepID), stepType, attempt, errText(err))
+	delete(p.running, printable(stepID))
+	s := fmt.Sprintf("  ↻ %s %-14s FAILED    attempt %d: %s; retrying", p.id(stepID), printable(stepType), attempt, errText(err))
 	if delay > 0 {
 		s += " in " + fmtDuration(delay)
 	}
@@ -197,10 +198,12 @@ func (p *progressPrinter) finished(stepID, stepType string, status core.Status, 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.running, stepID)
-	s := fmt.Sprintf("  %s %s %-14s %-9s", statusMarks[status], p.id(stepID), stepType, status)
-	if status != core.StatusSkipped {
-		s += fmt.Sprintf(" attempt %d  %s", attempt, fmtDuration(d))
+	delete(p.running, printable(stepID))
+	s := fmt.Sprintf("  %s %s %-14s ", statusMarks[status], p.id(stepID), printable(stepType))
+	if status == core.StatusSkipped {
+		s += string(status)
+	} else {
+		s += fmt.Sprintf("%-9s attempt %d  %s", printable(string(status)), attempt, fmtDuration(d))
 	}
 	if err != nil {
 		s += "  " + errText(err)
@@ -247,11 +250,11 @@ func errText(e *sdk.Error) string {
 	if e == nil {
 		return ""
 	}
-	msg := e.Message
+	msg := []rune(printable(e.Message))
 	if len(msg) > 160 {
-		msg = msg[:160] + "…"
+		msg = append(msg[:160], '…')
 	}
-	return e.Code + ": " + msg
+	return printable(e.Code) + ": " + string(msg)
 }
 
 // fmtDuration shows durations to a useful precision: 0.42ms, 12ms, 1.5s.

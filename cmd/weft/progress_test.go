@@ -27,18 +27,18 @@ func TestProgressStatusLine(t *testing.T) {
 	buf.Reset()
 
 	p.started("get_lead", "HTTP_REQUEST", 1, now)
-	require.Equal(t, "  … get_lead HTTP_REQUEST   RUNNING   attempt 1\n  ⋯ running: get_lead 0.0s", buf.String())
+	require.Equal(t, "  … get_lead HTTP_REQUEST   RUNNING   attempt 1\n  ... running: get_lead 0.0s", buf.String())
 	buf.Reset()
 	now = now.Add(2500 * time.Millisecond)
 	p.tick()
-	require.Equal(t, "\r\x1b[K  ⋯ running: get_lead 2.5s", buf.String(), "the time moves on the same line")
+	require.Equal(t, "\r\x1b[K  ... running: get_lead 2.5s", buf.String(), "the time moves on the same line")
 	buf.Reset()
 	now = now.Add(70 * time.Second)
 	p.started("shape", "DATA_TRANSFORM", 1, now.Add(-time.Second))
-	require.Equal(t, "\r\x1b[K  … shape    DATA_TRANSFORM RUNNING   attempt 1\n  ⋯ running: get_lead 1m12s · shape 1.0s", buf.String())
+	require.Equal(t, "\r\x1b[K  … shape    DATA_TRANSFORM RUNNING   attempt 1\n  ... running: get_lead 1m12s, shape 1.0s", buf.String())
 	buf.Reset()
 	p.retrying("get_lead", "HTTP_REQUEST", 1, &sdk.Error{Code: "HTTP_503", Message: "down"}, 100*time.Millisecond)
-	require.Equal(t, "\r\x1b[K  ↻ get_lead HTTP_REQUEST   FAILED    attempt 1: HTTP_503: down; retrying in 100ms\n  ⋯ running: shape 1.0s", buf.String())
+	require.Equal(t, "\r\x1b[K  ↻ get_lead HTTP_REQUEST   FAILED    attempt 1: HTTP_503: down; retrying in 100ms\n  ... running: shape 1.0s", buf.String())
 	buf.Reset()
 	p.finished("shape", "DATA_TRANSFORM", core.StatusCompleted, 1, 3*time.Millisecond, nil)
 	require.Equal(t, "\r\x1b[K  ✓ shape    DATA_TRANSFORM COMPLETED attempt 1  3ms\n", buf.String(), "nothing runs: no status line")
@@ -131,3 +131,29 @@ func statMode(p string) (uint32, error) {
 }
 
 func writeFileString(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
+
+// TestWithVariables: --var sets variables in a JSON or YAML definition and
+// keeps every digit of every number (JSON numbers are not float64 on the
+// way).
+func TestWithVariables(t *testing.T) {
+	t.Parallel()
+	var vars varFlags
+	for _, v := range []string{"id=12345678901234567890", "s=plain text", "b=true", `o={"n": 9007199254740993}`} {
+		require.NoError(t, vars.Set(v))
+	}
+	out, err := withVariables([]byte("\ufeff{\"name\": \"x\", \"variables\": {\"acct\": 9007199254740993, \"f\": 0.1}}"), vars)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name": "x", "variables": {"acct": 9007199254740993, "f": 0.1, "id": 12345678901234567890, "s": "plain text", "b": true, "o": {"n": 9007199254740993}}}`, string(out))
+	require.Contains(t, string(out), "9007199254740993")
+	require.Contains(t, string(out), "12345678901234567890")
+
+	out, err = withVariables([]byte("name: y\nsteps: []\n"), vars)
+	require.NoError(t, err)
+	require.Contains(t, string(out), `"variables":{`)
+
+	_, err = withVariables([]byte(`{"name": "x", "variables": [1]}`), vars)
+	require.ErrorContains(t, err, "variables is not an object")
+	_, err = withVariables([]byte(`{"name": `), vars)
+	require.ErrorContains(t, err, "not valid JSON")
+	require.Error(t, vars.Set("novalue"))
+}

@@ -9,9 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -52,7 +55,7 @@ func (c cli) clientCommand(name, usage string, args []string, minArgs, maxArgs i
 		fs.Usage()
 		return nil, cf, nil, exitUsage
 	}
-	client, err = newClient(cf)
+	client, err = newClient(cf, c.stderr)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "weft %s: %v\n", name, err)
 		return nil, cf, nil, exitUsage
@@ -73,10 +76,19 @@ server cannot be reached, 4 no valid API key, or its role may not do this.
 func (c cli) fail(name string, err error) int {
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(c.stderr, "weft %s: interrupted\n", name)
-		return exitFailed
+		return exitInterrupted
 	}
 	fmt.Fprintf(c.stderr, "weft %s: %v\n", name, err)
 	return exitCode(err)
+}
+
+// executionID checks an execution id before it goes into a URL: ids are
+// UUIDs, and ".", ".." or "a/b" would name another endpoint.
+func executionID(id string) (string, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return "", usageError(fmt.Sprintf("%q is not an execution id (weft executions list shows them)", id))
+	}
+	return id, nil
 }
 
 // subcommands dispatches `weft GROUP SUB …` to one of subs, suggesting
@@ -136,6 +148,9 @@ func (c cli) workflowsList(ctx context.Context, args []string) int {
 	if code >= 0 {
 		return code
 	}
+	if limit < 0 {
+		return c.fail("workflows list", usageError("--limit: a count, 0 for all"))
+	}
 	q := url.Values{}
 	for k, v := range map[string]string{"status": status, "category": category, "name": name} {
 		if v != "" {
@@ -167,12 +182,12 @@ func (c cli) workflowsGet(ctx context.Context, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID\t%s\nNAME\t%s\nVERSION\t%d\nSTATUS\t%s\n", wf.ID, wf.Name, wf.Version, wf.Status)
+	fmt.Fprintf(tw, "ID\t%s\nNAME\t%s\nVERSION\t%d\nSTATUS\t%s\n", printable(wf.ID), printable(wf.Name), wf.Version, printable(string(wf.Status)))
 	if wf.Category != "" {
-		fmt.Fprintf(tw, "CATEGORY\t%s\n", wf.Category)
+		fmt.Fprintf(tw, "CATEGORY\t%s\n", printable(wf.Category))
 	}
 	if wf.Description != "" {
-		fmt.Fprintf(tw, "DESCRIPTION\t%s\n", wf.Description)
+		fmt.Fprintf(tw, "DESCRIPTION\t%s\n", printable(wf.Description))
 	}
 	fmt.Fprintf(tw, "CREATED\t%s\nUPDATED\t%s\n", when(wf.CreatedAt), when(wf.UpdatedAt))
 	_ = tw.Flush()
@@ -183,7 +198,7 @@ func (c cli) workflowsGet(ctx context.Context, args []string) int {
 		if after == "" && s.Order != 0 {
 			after = fmt.Sprintf("order %d", s.Order)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Type, after)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(s.ID), printable(s.Type), printable(after))
 	}
 	_ = tw.Flush()
 	return exitOK
@@ -205,12 +220,16 @@ func (c cli) workflowsDelete(ctx context.Context, args []string) int {
 		_ = printJSON(c.stdout, map[string]any{"id": wf.ID, "name": wf.Name, "deleted": true})
 		return exitOK
 	}
-	fmt.Fprintf(c.stdout, "deleted workflow %s (%s)\n", wf.ID, wf.Name)
+	fmt.Fprintf(c.stdout, "deleted workflow %s (%s)\n", printable(wf.ID), printable(wf.Name))
 	return exitOK
 }
 
 // workflow finds a workflow by id or by name: a name must be unique.
 func (c *apiClient) workflow(ctx context.Context, ref string) (*core.WorkflowInfo, json.RawMessage, error) {
+	if strings.TrimSpace(ref) == "" {
+		// An unset shell variable must not name "every workflow".
+		return nil, nil, usageError("the workflow is empty: give its id or name")
+	}
 	if _, err := uuid.Parse(ref); err == nil {
 		var raw json.RawMessage
 		_, err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/workflows/" + url.PathEscape(ref)}, &raw)
@@ -263,6 +282,7 @@ func ambiguousName(name string, items []json.RawMessage) error {
 func listAll[T any](ctx context.Context, c *apiClient, path string, q url.Values, limit int) ([]T, error) {
 	var all []T
 	q = cloneValues(q)
+	seen := map[string]bool{}
 	for {
 		page := 500
 		if limit > 0 {
@@ -277,6 +297,10 @@ func listAll[T any](ctx context.Context, c *apiClient, path string, q url.Values
 		if p.Next == "" || (limit > 0 && len(all) >= limit) {
 			return all, nil
 		}
+		if seen[p.Next] || len(p.Items) == 0 {
+			return nil, &remoteError{Status: http.StatusOK, Message: fmt.Sprintf("GET %s: the server's pages do not end (a cursor given twice, or an empty page with a next one)", path)}
+		}
+		seen[p.Next] = true
 		q.Set("cursor", p.Next)
 	}
 }
@@ -299,7 +323,7 @@ func printListing[T any](c cli, cf clientFlags, quiet bool, items []T, none stri
 	}
 	if quiet {
 		for _, it := range items {
-			fmt.Fprintln(c.stdout, row(it)[0])
+			fmt.Fprintln(c.stdout, printable(fmt.Sprint(row(it)[0])))
 		}
 		return
 	}
@@ -311,7 +335,7 @@ func printListing[T any](c cli, cf clientFlags, quiet bool, items []T, none stri
 			if i == len(cells)-1 {
 				sep = "\n"
 			}
-			fmt.Fprint(tw, cell, sep)
+			fmt.Fprint(tw, printable(fmt.Sprint(cell)), sep)
 		}
 	}
 	_ = tw.Flush()
@@ -326,6 +350,37 @@ func quietFlag(fs *flag.FlagSet, quiet *bool) {
 	fs.BoolVar(quiet, "q", false, "print only the ids, one a line")
 	fs.BoolVar(quiet, "quiet", false, "the same as -q")
 }
+
+// printable makes a string from the server safe to print on a terminal:
+// control characters (escape sequences that would move the cursor, clear
+// the screen or write the clipboard; tabs and newlines that would make
+// false rows) are shown escaped, as Go quotes them. A name is whatever a
+// workflow's author typed.
+func printable(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || r == utf8.RuneError || r == '\u2028' || r == '\u2029'
+}
+
+// usageError is bad input to a command found after its flags were parsed:
+// exit 2.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
 
 // table starts a tabwriter with a header row.
 func table(w io.Writer, header ...string) *tabwriter.Writer {

@@ -23,12 +23,15 @@ import (
 // serveFlags configure weft serve.
 type serveFlags struct {
 	engineFlags
-	addr     string
-	load     listFlag
-	vars     varFlags
-	noAuth   bool
-	maxBody  int64
-	shutdown time.Duration
+	addr string
+	load listFlag
+	vars varFlags
+	// saveCredentials: keep the first admin key in the user's credentials
+	// file; "" decides by the address (yes on loopback).
+	saveCredentials string
+	noAuth          bool
+	maxBody         int64
+	shutdown        time.Duration
 	// maxModuleSize caps POST /api/v1/modules, apart from maxBody.
 	maxModuleSize int64
 }
@@ -42,6 +45,14 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", f.addr, "address to listen on (env WEFT_ADDR)")
 	fs.Var(&f.load, "load", "workflow files to apply to the catalog at start, as weft workflows apply does: created, or the workflow of that name updated (repeatable)")
 	fs.Var(&f.vars, "var", "with --load: set a workflow variable, NAME=VALUE (VALUE as JSON when it parses, else a string; repeatable)")
+	f.saveCredentials = envOr("WEFT_SAVE_CREDENTIALS", "")
+	fs.Func("save-credentials", "keep the admin key made on first start in this user's credentials file ($XDG_CONFIG_HOME/weft/credentials, or WEFT_CREDENTIALS), for the weft CLI: true or false; default true on a loopback --addr, false elsewhere (a server's service account keeps no key) (env WEFT_SAVE_CREDENTIALS)", func(v string) error {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("true or false")
+		}
+		f.saveCredentials = v
+		return nil
+	})
 	fs.BoolVar(&f.noAuth, "no-auth", f.noAuth, "serve without API keys, every caller an admin: local development only, refused unless --addr is loopback (env WEFT_NO_AUTH=true)")
 	fs.Int64Var(&f.maxBody, "max-body", f.maxBody, "largest request body accepted, in bytes (env WEFT_MAX_BODY)")
 	f.maxModuleSize, _ = strconv.ParseInt(envOr("WEFT_MAX_MODULE_SIZE", strconv.Itoa(server.DefaultMaxModuleSize)), 10, 64)
@@ -107,7 +118,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	if !sf.noAuth {
-		if err := firstAdminKey(ctx, store, serverURL(ln.Addr()), loaded, stdout); err != nil {
+		save := server.IsLoopback(sf.addr)
+		if sf.saveCredentials != "" {
+			save, _ = strconv.ParseBool(sf.saveCredentials)
+		}
+		hint := keyHint{base: serverURL(ln.Addr()), self: os.Args[0], save: save, dsn: sf.dsn}
+		if err := hint.print(ctx, store, loaded, stdout); err != nil {
 			fmt.Fprintf(stderr, "weft serve: %v\n", err)
 			return exitFailed
 		}
@@ -188,77 +204,113 @@ func serverURL(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// firstAdminKey creates an admin key on a database that has none, prints
-// it once (weft stores only its hash) and keeps it in the user's
-// credentials file for the CLI; then it prints commands to try, each
-// correct as pasted: the CLI finds the key itself, and curl lines carry it
-// or ask the CLI for it.
-func firstAdminKey(ctx context.Context, keys server.Keys, base string, loaded []*core.WorkflowInfo, stdout io.Writer) error {
+// keyHint is what weft serve prints at start: the admin key it creates on a
+// database that has none (once: weft stores only its hash), kept for the
+// CLI in the credentials file when save is set, and commands to try — each
+// correct as pasted: the CLI finds the key itself when it is kept, and the
+// curl lines ask the CLI for it rather than carry it (shell history).
+type keyHint struct {
+	base string // the server's URL
+	self string // this binary, as it was run
+	save bool
+	dsn  string
+}
+
+func (h keyHint) print(ctx context.Context, keys server.Keys, loaded []*core.WorkflowInfo, stdout io.Writer) error {
 	n, err := keys.CountKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("count API keys: %w", err)
 	}
-	self := os.Args[0]
 	credPath := credentialsPath()
-	bearer := "$(" + shellQuote(self) + " auth token)" // the CLI's key, whichever it is
+	if !h.save {
+		credPath = ""
+	}
+	self := shellQuote(h.self)
+	kept, export := false, ""
 	if n == 0 {
 		secret, _, err := server.CreateKey(ctx, keys, "first admin", server.RoleAdmin)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nNo API keys yet: created an admin key. It is shown only this once; weft keeps its hash:\n\n    %s\n", secret)
-		if err := saveCredential(credPath, base, secret); err != nil {
-			fmt.Fprintf(stdout, "\n(It could not be kept for the CLI: %v.)\n", err)
-		} else if credPath != "" {
+		switch err := saveCredential(credPath, h.base, secret); {
+		case err != nil:
+			fmt.Fprintf(stdout, "\nIt could not be kept for the CLI (%v).\n", err)
+		case credPath != "":
+			kept = true
 			fmt.Fprintf(stdout, "\nIt is also kept in %s (readable by you only), where the weft CLI finds it.\n", credPath)
 		}
-		bearer = secret
-	} else if !storedKeyWorks(ctx, keys, credPath, base) {
-		fmt.Fprintf(stdout, "\nThis database has API keys, and the CLI has none for %s. Give it one:\n"+
-			"    export WEFT_API_KEY=weft_…   # a key of this server; a new one: %s apikey create --role admin --db DB\n", base, shellQuote(self))
-		bearer = "$WEFT_API_KEY"
-	} else {
+		if !kept {
+			export = "export WEFT_API_KEY=" + secret
+		}
+	} else if key := h.storedKey(ctx, keys, credPath); key != "" && saveCredential(credPath, h.base, key) == nil {
+		// A key of this database kept for this server, or for another
+		// address of it (a restart on another port): kept for this one.
+		kept = true
 		fmt.Fprintf(stdout, "\nThis database has API keys; the weft CLI uses the one kept in %s.\n", credPath)
+	} else {
+		db := "DB"
+		if !strings.Contains(h.dsn, "://") && h.dsn != "" { // a PostgreSQL URL may hold a password
+			db = shellQuote(h.dsn)
+		}
+		fmt.Fprintf(stdout, "\nThis database has API keys, and the CLI has none for %s. Give it one:\n"+
+			"    export WEFT_API_KEY=weft_…   # a key of this server; a new one: %s apikey create --role admin --db %s\n", h.base, self, db)
 	}
 	// --server only when the CLI would not find this server by itself.
 	serverFlag := ""
-	if c, err := newClient(clientFlags{server: os.Getenv("WEFT_URL")}); err != nil || c.base != base {
-		serverFlag = " --server " + base
+	if c, err := newClient(clientFlags{server: os.Getenv("WEFT_URL")}, nil); err != nil || c.base != h.base {
+		serverFlag = " --server " + h.base
 	}
-	fmt.Fprintf(stdout, "\nTry:\n    %s workflows list%s\n", shellQuote(self), serverFlag)
+	bearer := "$(" + self + serverFlag + " auth token)"
+	if !kept {
+		bearer = "$WEFT_API_KEY"
+	}
+	fmt.Fprintf(stdout, "\nTry:\n")
+	if export != "" {
+		fmt.Fprintf(stdout, "    %s\n", export)
+	}
+	fmt.Fprintf(stdout, "    %s workflows list%s\n", self, serverFlag)
 	for _, wf := range loaded {
 		input := `{}`
 		if mentionsLeadID(wf) {
 			input = `{"leadId": "lead_123"}`
 		}
-		fmt.Fprintf(stdout, "    %s execute %s%s --input %s --wait\n", shellQuote(self), shellQuote(wf.Name), serverFlag, shellQuote(input))
+		fmt.Fprintf(stdout, "    %s execute %s%s --input %s --wait\n", self, shellQuote(wf.Name), serverFlag, shellQuote(input))
 	}
-	fmt.Fprintf(stdout, "    curl -H \"Authorization: Bearer %s\" %s/api/v1/workflows\n", bearer, base)
+	fmt.Fprintf(stdout, "    curl -H \"Authorization: Bearer %s\" %s/api/v1/workflows\n", bearer, h.base)
 	for _, wf := range loaded {
 		body := `{"input": {}}`
 		if mentionsLeadID(wf) {
 			body = `{"input": {"leadId": "lead_123"}}`
 		}
 		fmt.Fprintf(stdout, "    curl -X POST -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' \\\n"+
-			"         --data-binary %s '%s/api/v1/workflows/%s/execute?wait=10s'\n", bearer, shellQuote(body), base, wf.ID)
+			"         --data-binary %s '%s/api/v1/workflows/%s/execute?wait=10s'\n", bearer, shellQuote(body), h.base, wf.ID)
 	}
 	fmt.Fprintln(stdout)
 	return nil
 }
 
-// storedKeyWorks reports whether the credentials file keeps a key for base
-// that this database knows and has not revoked.
-func storedKeyWorks(ctx context.Context, keys server.Keys, credPath, base string) bool {
+// storedKey is a key of the credentials file that this database knows and
+// has not revoked: the one kept for this server, else one kept for another
+// address (the same database served on another port before).
+func (h keyHint) storedKey(ctx context.Context, keys server.Keys, credPath string) string {
 	creds, err := readCredentials(credPath)
 	if err != nil {
-		return false
+		return ""
 	}
-	key := creds.Servers[base].APIKey
-	if key == "" {
-		return false
+	candidates := []string{creds.Servers[h.base].APIKey}
+	for _, sc := range creds.Servers {
+		candidates = append(candidates, sc.APIKey)
 	}
-	k, err := keys.KeyByHash(ctx, server.HashKey(key))
-	return err == nil && k.RevokedAt.IsZero()
+	for _, key := range candidates {
+		if key == "" {
+			continue
+		}
+		if k, err := keys.KeyByHash(ctx, server.HashKey(key)); err == nil && k.RevokedAt.IsZero() {
+			return key
+		}
+	}
+	return ""
 }
 
 // mentionsLeadID reports whether a workflow reads a leadId (the examples'
@@ -279,10 +331,12 @@ func shellQuote(s string) string {
 }
 
 // loadWorkflows applies workflow files to the catalog as weft workflows
-// apply does: a file whose name no workflow has is created; the workflow of
-// that name is updated (a new version only if the file changed it, so a
-// restart changes nothing); several of one name are left alone, with a
-// warning. vars are set in every file's variables.
+// apply does (one transaction each, so instances starting at once on one
+// database make one workflow of a name): a file whose name no workflow has
+// is created; the workflow of that name is updated (a new version only if
+// the file changed it, so a restart changes nothing), keeping its status —
+// a restart does not undo an operator's pause; several of one name are left
+// alone, with a warning. vars are set in every file's variables.
 func loadWorkflows(ctx context.Context, eng *core.Engine, catalog server.Catalog, files []string, vars varFlags, logger *slog.Logger) ([]*core.WorkflowInfo, error) {
 	var out []*core.WorkflowInfo
 	for _, f := range files {
@@ -298,30 +352,19 @@ func loadWorkflows(ctx context.Context, eng *core.Engine, catalog server.Catalog
 			return nil, fmt.Errorf("--load %s: %w", f, err)
 		}
 		wf.ID, wf.Version = "", 0
-		page, err := catalog.ListWorkflows(ctx, core.WorkflowFilter{Name: wf.Name, Limit: 2})
-		if err != nil {
-			return nil, fmt.Errorf("list workflows: %w", err)
-		}
-		var info *core.WorkflowInfo
-		switch len(page.Items) {
-		case 0:
-			if info, err = catalog.CreateWorkflow(ctx, wf); err != nil {
-				return nil, fmt.Errorf("--load %s: %w", f, err)
-			}
-			logger.Info("workflow loaded", "file", f, "id", info.ID, "name", info.Name, "version", info.Version)
-		case 1:
-			old := page.Items[0]
-			if info, err = catalog.UpdateWorkflow(ctx, old.ID, old.Version, wf); err != nil {
-				return nil, fmt.Errorf("--load %s: %w", f, err)
-			}
-			if info.Version != old.Version {
-				logger.Info("workflow updated", "file", f, "id", info.ID, "name", info.Name, "version", info.Version)
-			}
-		default:
-			logger.Warn("--load: several workflows have this name; none is updated", "file", f, "name", wf.Name)
+		res, err := catalog.ApplyWorkflow(ctx, wf, core.ApplyOptions{KeepStatus: true})
+		var ae *core.AmbiguousNameError
+		switch {
+		case errors.As(err, &ae):
+			logger.Warn("--load: several workflows have this name; none is updated", "file", f, "name", wf.Name, "ids", strings.Join(ae.IDs, ","))
 			continue
+		case err != nil:
+			return nil, fmt.Errorf("--load %s: %w", f, err)
 		}
-		out = append(out, info)
+		if res.Action != core.ApplyUnchanged {
+			logger.Info("workflow "+res.Action, "file", f, "id", res.Workflow.ID, "name", res.Workflow.Name, "version", res.Workflow.Version)
+		}
+		out = append(out, res.Workflow)
 	}
 	return out, nil
 }

@@ -22,9 +22,11 @@ import (
 
 // serverProc is a running `weft serve`.
 type serverProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	key    string // the admin key it printed, if it made one
+	cmd  *exec.Cmd
+	addr string
+	key  string // the admin key it printed, if it made one
+	// hints are the command lines it printed to try (continuations joined).
+	hints  []string
 	exited chan struct{}
 }
 
@@ -51,25 +53,45 @@ func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
 	require.NoError(t, cmd.Start())
 	p := &serverProc{cmd: cmd, exited: make(chan struct{})}
 	keys, addrs := make(chan string, 1), make(chan string, 1)
-	banner := make(chan struct{}) // stdout has said all it says at start
-	scan := func(r io.Reader, re *regexp.Regexp, found chan<- string, end string, ended chan struct{}) {
-		sc := bufio.NewScanner(r)
+	banner := make(chan []string, 1) // stdout has said all it says at start: the lines to try
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var hints []string
+		inTry, cont := false, ""
 		for sc.Scan() {
-			t.Log(sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			line := sc.Text()
+			t.Log(line)
+			if m := keyRe.FindStringSubmatch(line); m != nil {
 				select {
-				case found <- m[1]:
+				case keys <- m[1]:
 				default:
 				}
 			}
-			if ended != nil && strings.TrimSpace(sc.Text()) == end {
-				close(ended)
-				ended = nil
+			switch l := strings.TrimSpace(line); {
+			case l == "Try:":
+				inTry = true
+			case inTry && l == "":
+				inTry = false
+				banner <- hints
+			case inTry && strings.HasSuffix(l, `\`):
+				cont += strings.TrimSuffix(l, `\`) + " "
+			case inTry:
+				hints, cont = append(hints, cont+l), ""
 			}
 		}
-	}
-	go scan(stdout, keyRe, keys, "Try:", banner)
-	go scan(stderr, servingRe, addrs, "", nil)
+	}()
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log(sc.Text())
+			if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addrs <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
 	go func() {
 		_ = cmd.Wait()
 		close(p.exited)
@@ -86,7 +108,7 @@ func startServer(t *testing.T, bin, dsn string, args ...string) *serverProc {
 		t.Fatal("weft serve did not start")
 	}
 	select { // the key comes before "Try:" on stdout, if a key was made
-	case <-banner:
+	case p.hints = <-banner:
 	case <-time.After(procGuard):
 		t.Fatal("weft serve printed no curl lines")
 	}

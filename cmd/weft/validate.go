@@ -106,9 +106,9 @@ func printProblems(w io.Writer, file string, problems []sdk.Problem) {
 			where = fmt.Sprintf(" (line %d, column %d)", p.Line, p.Column)
 		}
 		if p.Path == "" {
-			fmt.Fprintf(w, "%s: %s%s\n", file, p.Message, where)
+			fmt.Fprintf(w, "%s: %s%s\n", file, printable(p.Message), where)
 			continue
 		}
-		fmt.Fprintf(w, "%s: %s: %s%s\n", file, p.Path, p.Message, where)
+		fmt.Fprintf(w, "%s: %s: %s%s\n", file, printable(p.Path), printable(p.Message), where)
 	}
 }

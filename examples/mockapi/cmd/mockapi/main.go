@@ -147,6 +147,7 @@ func runCommand(command []string, baseURL string, stdout, stderr io.Writer, logg
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.Env = append(os.Environ(), urlEnv+"="+baseURL)
+	cmd.SysProcAttr = childAttr() // the command does not outlive the mock (Linux)
 	if err := cmd.Start(); err != nil {
 		logger.Error("cannot start command", "command", command[0], "err", err)
 		return 127
