@@ -180,7 +180,9 @@ func parkAndWake(tb testing.TB, d *db.DB, n int) (parked, woken time.Duration) {
 	// per parked wait would never settle below the margin.
 	waitSettled(tb, fmt.Sprintf("%d parked executions to hold no goroutines", n),
 		func() bool { return runtime.NumGoroutine()-before < 40 },
-		func() string { return fmt.Sprintf("%d goroutines more than before the worker", runtime.NumGoroutine()-before) })
+		func() string {
+			return fmt.Sprintf("%d goroutines more than before the worker", runtime.NumGoroutine()-before)
+		})
 	next, ok, err := store.NextWake(ctx)
 	require.NoError(tb, err)
 	require.True(tb, ok)
