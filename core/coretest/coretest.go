@@ -492,10 +492,10 @@ func requireStopped(t *testing.T, err error, elapsed time.Duration, code string,
 
 func (s *suite) timeoutDirect(t *testing.T) {
 	tr := s.transform(t, "")
-	stillWorks(t, tr) // start the runtime's instance before timing
+	stillWorks(t, tr)   // start the runtime's instance before timing
+	start := time.Now() // before the deadline is set: it cannot come sooner
 	ctx, cancel := context.WithTimeout(t.Context(), Deadline)
 	defer cancel()
-	start := time.Now()
 	err := callGuarded(t, tr, ctx)
 	requireStopped(t, err, time.Since(start), sdk.CodeTimeout, context.DeadlineExceeded)
 	stillWorks(t, tr)
@@ -506,9 +506,9 @@ func (s *suite) cancelDirect(t *testing.T) {
 	stillWorks(t, tr)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	start := time.Now() // before the timer is set: the cancel cannot come sooner
 	timer := time.AfterFunc(Deadline, cancel)
 	defer timer.Stop()
-	start := time.Now()
 	err := callGuarded(t, tr, ctx)
 	requireStopped(t, err, time.Since(start), sdk.CodeCancelled, context.Canceled)
 	stillWorks(t, tr)
@@ -642,8 +642,8 @@ func BenchmarkStop(b *testing.B, reg *core.Registry) {
 		tr := e.New().(sdk.Transform)
 		var over time.Duration
 		for b.Loop() {
-			ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 			_, err := tr.Transform(ctx, blockInput)
 			over += time.Since(start) - Deadline
 			cancel()

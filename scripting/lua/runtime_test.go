@@ -230,10 +230,10 @@ func TestTimeout(t *testing.T) {
 	require.Equal(t, lua.CodeScriptTimeout, sdk.ErrorCode(err))
 	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "not before the timeout")
 
+	sc, _ := rt.Compile("loop", `while true do end`)
+	start = time.Now() // before the deadline is set: it cannot come sooner
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	sc, _ := rt.Compile("loop", `while true do end`)
-	start = time.Now()
 	err = runGuarded(t, rt, ctx, sc)
 	require.Equal(t, sdk.CodeTimeout, sdk.ErrorCode(err), "the caller's deadline came first")
 	require.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond, "not before the deadline")

@@ -161,12 +161,12 @@ func TestSandbox(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
+			start := time.Now() // before the deadline is set: it cannot come sooner
 			if tt.timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 				defer cancel()
 			}
-			start := time.Now()
 			out, err := callGuarded(t, transform(t, reg, tt.fn, ""), ctx, tt.in)
 			if tt.timeout > 0 {
 				require.GreaterOrEqual(t, time.Since(start), tt.timeout, "not stopped before its deadline")
