@@ -23,7 +23,8 @@ var weftBin struct {
 // weftBinary returns the path of the weft binary built from this package's
 // sources, building it on first use. It is built with -race when the tests
 // are, so a data race in a worker or server process fails the run too (and
-// the race build reuses the packages `go test -race` has just compiled).
+// the race build reuses the packages `go test -race` has just compiled);
+// TestMain spares its processes the race runtime's second of sleep at exit.
 func weftBinary(t testing.TB) string {
 	t.Helper()
 	weftBin.once.Do(func() {
@@ -68,6 +69,13 @@ func TestMain(m *testing.M) {
 	// those that need one name a file of their own (in-process and in the
 	// processes they start, which inherit this).
 	os.Setenv("WEFT_CREDENTIALS", "none")
+	// A race-built process sleeps a second before it exits, so that late
+	// races can still be reported (GORACE atexit_sleep_ms); the tests run
+	// weft hundreds of times, and that second was most of their time. Races
+	// are still detected, and still make weft exit 66.
+	if _, set := os.LookupEnv("GORACE"); !set {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	code := m.Run()
 	if weftBin.dir != "" {
 		_ = os.RemoveAll(weftBin.dir)
