@@ -4,7 +4,7 @@ BIN     := bin
 # Fuzzing. `go test` runs every fuzz target's seed corpus as an ordinary test;
 # `make test` then fuzzes each target briefly, TEST_FUZZTIME inputs apiece (a
 # count, not a duration: a busy machine takes longer but cannot fail for it;
-# about 2 s a target once the instrumented builds are cached). `make fuzz` is
+# 2–3 s a target once the instrumented builds are cached). `make fuzz` is
 # the long run, FUZZTIME per target (a duration, 1m, or a count, 500000x):
 #   make fuzz FUZZTIME=10m
 #   make fuzz FUZZ=./core:FuzzValidateDocument FUZZTIME=30m
