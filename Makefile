@@ -13,7 +13,7 @@ TEST_FUZZTIME ?= 2000x
 FUZZTIME      ?= 1m
 FUZZ ?= $(shell grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^(.*)/[^/]*_test\.go:func |\1:|' | sort -u)
 
-.PHONY: all build examples run run-once test lint fuzz bench clean proto
+.PHONY: all build examples run run-once test lint fuzz bench bench-e2e clean proto
 
 all: build
 
@@ -114,6 +114,16 @@ proto:
 BENCH ?= .
 bench:
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem ./core/ ./db/ ./sdk/ ./plugins/ ./scripting/lua/ ./scripting/wasm/ ./scripting/bench/
+
+# bench-e2e: the end-to-end benchmark, the figure weft is judged by
+# (cmd/bench-e2e): weft serve and a hand-written Go server running the same
+# workflow against the same mock, c=1, 8 and 32, every answer checked, three
+# rounds (medians). About ten minutes. E2E adds or overrides flags:
+#   make bench-e2e E2E='-rounds 1 -d 5s'
+#   make bench-e2e E2E='-systems handwritten,weft,weft-pg,weft-pg2 -postgres postgres://…'
+E2E ?=
+bench-e2e:
+	$(GO) run ./cmd/bench-e2e -rounds 3 $(E2E)
 
 clean:
 	rm -rf $(BIN)

@@ -34,6 +34,13 @@ func WithLogger(logger *slog.Logger) Option {
 	return func(s *Server) { s.logger = logger }
 }
 
+// WithoutRecording stops the server keeping a record of every request
+// ([Server.Requests] stays empty): for load tests, where the records would
+// grow without bound and their lock would be the bottleneck.
+func WithoutRecording() Option {
+	return func(s *Server) { s.noRecord = true }
+}
+
 // Request is a record of one HTTP request received by a [Server].
 type Request struct {
 	// Method is the HTTP method, e.g. "POST".
@@ -78,6 +85,8 @@ type Server struct {
 	logger *slog.Logger
 	secret string
 	key    []byte // HMAC key for webhook signatures; nil disables verification
+	// noRecord: WithoutRecording
+	noRecord bool
 
 	mu         sync.Mutex
 	requests   []Request
@@ -140,12 +149,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", sw.status(), "duration", time.Since(start))
 	}()
 
-	rec := Request{
-		Method:  r.Method,
-		Path:    r.URL.Path,
-		Query:   r.URL.Query(),
-		Headers: r.Header.Clone(),
-		Time:    start,
+	var rec Request
+	if !s.noRecord {
+		rec = Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Headers: r.Header.Clone(), Time: start}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
@@ -157,8 +163,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(sw, http.StatusBadRequest, "reading request body: "+err.Error())
 		return
 	}
-	rec.Body = parseBody(raw)
-	s.record(rec)
+	if !s.noRecord {
+		rec.Body = parseBody(raw)
+		s.record(rec)
+	}
 
 	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, raw))
 	r.Body = io.NopCloser(bytes.NewReader(raw))
@@ -228,6 +236,9 @@ func (s *Server) resetLocked() {
 }
 
 func (s *Server) record(r Request) {
+	if s.noRecord {
+		return
+	}
 	s.mu.Lock()
 	s.requests = append(s.requests, r)
 	s.mu.Unlock()
