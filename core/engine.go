@@ -72,6 +72,8 @@ type Engine struct {
 	keeper      leaseKeeper
 
 	mu      sync.Mutex
+	pool    *pool // while Work runs
+	watches map[string][]chan *Execution
 	running map[string]context.CancelCauseFunc
 	plans   map[string]*Plan // by workflow id@version, for claimed executions
 	wake    chan struct{}    // work submitted in this process

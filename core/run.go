@@ -51,6 +51,10 @@ type run struct {
 	// synced is the count known durable. A component attempt does not start
 	// (call out) before every result it could depend on is durable.
 	queued, synced int
+	// syncing, while an awaited write is under way, is closed when it ends;
+	// it makes the first syncingUpTo queued results durable.
+	syncing     chan struct{}
+	syncingUpTo int
 }
 
 // errLeaseLost ends a run whose lease another engine took over.
@@ -152,19 +156,39 @@ func (x *run) queuedResult() {
 	x.mu.Unlock()
 }
 
-// mustSync tells whether a write must be awaited before a component calls
-// out, and the count of queued results that write makes durable.
-func (x *run) mustSync() (bool, int) {
+// recordStart records the start of a component's attempt before it calls
+// out. For an at-most-once step the write is awaited. For an idempotent one
+// it is not — but the results queued before it must be durable before it
+// calls out: a write under way that makes them so is waited for rather than
+// made again, so that parallel branches starting together share one commit.
+func (x *run) recordStart(st *StepState, idempotent bool) error {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.queued > x.synced, x.queued
-}
-
-// didSync records that the first n queued results are durable.
-func (x *run) didSync(n int) {
-	x.mu.Lock()
-	x.synced = max(x.synced, n)
+	need := x.queued
+	if idempotent && need <= x.synced {
+		x.mu.Unlock()
+		return x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: true})
+	}
+	if idempotent && x.syncing != nil && x.syncingUpTo >= need {
+		wait := x.syncing
+		x.mu.Unlock()
+		err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: true})
+		<-wait // a failure there stops the run (x.lost), which the caller checks
+		return err
+	}
+	done := make(chan struct{})
+	x.syncing, x.syncingUpTo = done, need
 	x.mu.Unlock()
+	err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}})
+	x.mu.Lock()
+	if err == nil {
+		x.synced = max(x.synced, need)
+	}
+	if x.syncing == done {
+		x.syncing = nil
+	}
+	x.mu.Unlock()
+	close(done)
+	return err
 }
 
 func (x *run) isLost() bool {
@@ -588,8 +612,7 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 		if n.step != nil {
 			// Results of components queued without waiting become durable
 			// with this write, before this one calls out.
-			flush, upTo := x.mustSync()
-			err := x.checkpoint(&Checkpoint{Steps: []*StepState{st}, Async: n.idempotent && !flush})
+			err := x.recordStart(st, n.idempotent)
 			if x.isLost() {
 				// Not called: the run stops (see checkpoint) — also when this
 				// write went through but a write of a parallel branch failed.
@@ -598,9 +621,6 @@ func (x *run) runStep(ctx context.Context, n *Node, sc scope, k runKey) (any, *S
 					msg = err.Error()
 				}
 				return nil, st, &sdk.Error{Code: sdk.CodeCancelled, Message: msg}, nil
-			}
-			if err == nil && flush {
-				x.didSync(upTo)
 			}
 		}
 		var err error

@@ -168,7 +168,7 @@ func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution
 	e.emit(Event{Type: EventExecutionStarted, Time: exec.StartedAt, ExecutionID: exec.ID, Status: StatusRunning})
 	stop := e.keeper.hold(x)
 	defer stop()
-	x.drive(ctx)
+	e.ended(x, x.drive(ctx))
 	if err := x.failure(); err != nil {
 		return exec, fmt.Errorf("record execution %s: %w", exec.ID, err)
 	}
@@ -227,55 +227,106 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 		}
 		notified = c
 	}
-	var wg sync.WaitGroup
+	// The pool is shared with Start, which runs an execution here at once
+	// when a slot is free.
+	p := &pool{slots: make(chan struct{}, opts.Concurrency), freed: make(chan struct{}, 1), ctx: runCtx}
+	e.mu.Lock()
+	if e.pool == nil { // a second Work of one engine keeps its slots to itself
+		e.pool = p
+	}
+	e.mu.Unlock()
 	defer func() {
-		wg.Wait()
+		// No Start joins the pool once it is gone, so the wait below is the
+		// last word on its runs.
+		e.mu.Lock()
+		if e.pool == p {
+			e.pool = nil
+		}
+		e.mu.Unlock()
+		p.wg.Wait()
 		close(running)
 	}()
-	slots := make(chan struct{}, opts.Concurrency)
-	freed := make(chan struct{}, 1)
+	slots, freed := p.slots, p.freed
+	// pending: there may be claimable work not yet claimed. A freed slot is
+	// a reason to claim only then: most slots are freed by executions Start
+	// ran, with nothing queued, and a claim is a write.
+	pending := true
 	for {
-		free := cap(slots) - len(slots)
-		claimed := 0
-		if free > 0 {
+		if free := cap(slots) - len(slots); free > 0 && pending {
 			claims, err := e.store.Claim(ctx, e.owner, free, e.clock.Now(), e.leaseFor)
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("claim executions", "err", err)
 			}
-			claimed = len(claims)
 			for _, c := range claims {
 				slots <- struct{}{}
-				wg.Add(1)
+				p.wg.Add(1)
 				go func() {
-					defer wg.Done()
+					defer p.release()
 					e.resume(runCtx, c)
-					<-slots
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
 				}()
 			}
-		}
-		if claimed > 0 && claimed == free {
-			continue // there may be more: claim again as soon as a slot frees
+			// Every free slot filled: there may be more, claimed as soon as
+			// a slot frees. An error is tried again at the next poll.
+			pending = err == nil && len(claims) == free
+			if pending {
+				continue
+			}
 		}
 		wait := opts.Poll
 		if next, ok, err := e.store.NextWake(ctx); err == nil && ok {
 			wait = min(wait, max(next.Sub(e.clock.Now()), 0))
 		}
 		timer := e.clock.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-e.wake:
-		case <-notified:
-		case <-freed:
-		case <-timer.Chan():
+	sleep:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return nil
+			case <-e.wake:
+			case <-notified:
+			case <-timer.Chan():
+			case <-freed:
+				if !pending {
+					continue sleep
+				}
+			}
+			break
 		}
 		timer.Stop()
+		pending = true
 	}
+}
+
+// pool is the capacity of an engine's Work: the executions it claims and
+// those Start runs at once share its slots and its shutdown.
+type pool struct {
+	slots chan struct{}   // one value per execution running
+	freed chan struct{}   // a slot was freed: Work may claim again
+	ctx   context.Context // the runs' context: a shutdown, not a cancellation, when Work ends
+	wg    sync.WaitGroup
+}
+
+// acquire takes a free slot if there is one (with e.mu held, so that Work's
+// final wait cannot start in between).
+func (p *pool) acquire() bool {
+	select {
+	case p.slots <- struct{}{}:
+		p.wg.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
+// release frees a slot taken by acquire or by Work's claims.
+func (p *pool) release() {
+	<-p.slots
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+	p.wg.Done()
 }
 
 // resume runs a claimed execution from its checkpoints.
@@ -315,6 +366,7 @@ func (e *Engine) resume(ctx context.Context, c Claimed) {
 	stop := e.keeper.hold(x)
 	defer stop()
 	if err := x.checkpoint(&Checkpoint{Execution: x.header()}); err != nil {
+		e.ended(x, false)
 		return
 	}
 	ev := EventExecutionStarted
@@ -322,7 +374,7 @@ func (e *Engine) resume(ctx context.Context, c Claimed) {
 		ev = EventExecutionResumed
 	}
 	e.emit(Event{Type: ev, Time: e.clock.Now(), ExecutionID: exec.ID, Status: StatusRunning})
-	x.drive(ctx)
+	e.ended(x, x.drive(ctx))
 }
 
 // leaseKeeper renews the leases of the executions this engine runs and stops

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -151,11 +152,63 @@ func (c *committer) loop() {
 				break fill
 			}
 		}
+		if allAsync(batch) {
+			batch = c.awaitCompany(batch)
+		}
 		batch = coalesce(batch)
 		for i, err := range c.commit(batch) {
 			batch[i].finish(err)
 		}
 	}
+}
+
+// asyncLinger is how long a batch of writes nobody waits for waits for
+// company: a write that is awaited, or the batch filling up. Async writes
+// would otherwise cost a commit (an fsync) each on an idle committer; this
+// way they ride the next awaited write's commit — an execution's progress
+// records with its next durable point — at no cost to any caller, since
+// none waits for them. A crash in between loses them, as Checkpoint.Async
+// allows.
+const asyncLinger = 50 * time.Millisecond
+
+// allAsync reports whether nobody waits for any write of the batch.
+func allAsync(batch []*op) bool {
+	for _, o := range batch {
+		if !o.async {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitCompany adds writes to a batch of async ones until an awaited write
+// comes, the batch is full, asyncLinger has passed or the committer closes.
+func (c *committer) awaitCompany(batch []*op) []*op {
+	t := time.NewTimer(asyncLinger)
+	defer t.Stop()
+	for len(batch) < c.maxBatch {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+			if !o.async {
+				// Take what came with it, and go.
+				for len(batch) < c.maxBatch {
+					select {
+					case o := <-c.ops:
+						batch = append(batch, o)
+					default:
+						return batch
+					}
+				}
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-c.closed:
+			return batch
+		}
+	}
+	return batch
 }
 
 // coalesce drops the async writes that a later write of the batch replaces.

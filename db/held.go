@@ -117,18 +117,24 @@ func (d *DB) renewHeld(owner string, leases map[string]int64, until int64) map[s
 
 // flushHeld writes a held execution now (someone reads it) and waits.
 func (d *DB) flushHeld(id string) error {
+	_, err := d.flushHeldWrote(id)
+	return err
+}
+
+// flushHeldWrote is flushHeld, telling whether the execution was held.
+func (d *DB) flushHeldWrote(id string) (bool, error) {
 	d.held.mu.Lock()
 	h := d.held.m[id]
 	if h == nil {
 		d.held.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	o, err := d.writeHeldLocked(h, false)
 	d.held.mu.Unlock()
 	if err != nil {
-		return err
+		return true, err
 	}
-	return <-o.done
+	return true, <-o.done
 }
 
 // flushExpiredHeld queues the held executions whose lease has run out by

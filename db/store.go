@@ -23,7 +23,10 @@ type Store struct {
 	now func() time.Time
 }
 
-var _ core.Store = (*Store)(nil)
+var (
+	_ core.Store    = (*Store)(nil)
+	_ core.Accepter = (*Store)(nil)
+)
 
 // Store returns the core.Store of the database.
 func (d *DB) Store() *Store {
@@ -576,6 +579,18 @@ func (d *DB) failure(id string, token int64) error {
 		return fmt.Errorf("an earlier record of execution %s was not written: %w", id, v.(*failedWrite).err)
 	}
 	return nil
+}
+
+// Accept implements core.Accepter: a held execution is written now; one
+// whose records left the hold without being awaited (queued when its hold
+// ran out) is durable once a write queued after them commits, since the
+// committer applies writes in order.
+func (s *Store) Accept(ctx context.Context, id string) error {
+	wrote, err := s.db.flushHeldWrote(id)
+	if wrote || err != nil {
+		return err
+	}
+	return s.write(ctx, func(context.Context, bun.Tx) error { return nil })
 }
 
 // GetExecution implements core.ExecutionStore.

@@ -168,12 +168,18 @@ func (s *Server) authorize(r *http.Request, need permission) (*http.Request, err
 	if secret == "" {
 		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "an API key is required: send it as \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"")
 	}
-	k, err := s.keys.KeyByHash(r.Context(), HashKey(secret))
-	if errors.Is(err, core.ErrNotFound) {
-		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "unknown API key")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up API key: %w", err)
+	hash := HashKey(secret)
+	k, ok := s.keyCache.get(hash)
+	if !ok {
+		var err error
+		k, err = s.keys.KeyByHash(r.Context(), hash)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "unknown API key")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up API key: %w", err)
+		}
+		s.keyCache.put(hash, k)
 	}
 	if !k.RevokedAt.IsZero() {
 		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "API key %s… was revoked", k.Prefix)

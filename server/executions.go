@@ -9,10 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/sdk"
 )
 
 func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) error {
@@ -53,6 +53,8 @@ func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) error {
 	if err := submitParams(r); err != nil {
 		return err
 	}
+	st := s.engine.Follow(id) // before the retry, so that its end is not missed
+	defer st.Close()
 	err := s.engine.Retry(r.Context(), id)
 	switch {
 	case errors.Is(err, core.ErrNotFound):
@@ -62,7 +64,7 @@ func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	return s.accepted(w, r, id)
+	return s.accepted(w, r, st)
 }
 
 // statusConflict is the 409 of a change an execution's status does not
@@ -134,22 +136,34 @@ func joinStatuses(ss []core.Status) string {
 
 // accepted answers a submitted execution: 202 with its id and Location, or,
 // with ?wait=DURATION (bounded by MaxWait), its record once it has finished
-// (200) — or the 202 if it has not by then.
-func (s *Server) accepted(w http.ResponseWriter, r *http.Request, id string) error {
+// (200) — or the 202 if it has not by then. An execution this instance runs
+// is answered from the run itself, not read back from the database; a 202
+// is sent only once the execution is durable.
+func (s *Server) accepted(w http.ResponseWriter, r *http.Request, st *core.Started) error {
+	id := st.ID
 	location := "/api/v1/executions/" + id
 	w.Header().Set("Location", location)
+	if st.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	if d, _ := waitOf(r); d > 0 {
-		x, err := s.waiter.wait(r.Context(), id, min(d, s.maxWait))
+		x, err := s.wait(r.Context(), st, min(d, s.maxWait))
 		if err != nil {
 			return fmt.Errorf("wait for execution %s: %w", id, err)
 		}
 		if x != nil && x.Status.Terminal() {
-			writeJSON(w, http.StatusOK, x)
+			writeExecution(w, r, x)
 			return nil
 		}
 	}
+	if st.Here {
+		// A 202 promises the execution survives a crash.
+		if err := s.engine.Accept(r.Context(), id); err != nil {
+			return fmt.Errorf("accept execution %s: %w", id, err)
+		}
+	}
 	status := core.StatusPending
-	if w.Header().Get("Idempotent-Replayed") != "" {
+	if st.Replayed {
 		// The execution of an earlier request: say where it is now.
 		x, err := s.engine.Store().GetExecution(r.Context(), id)
 		if err != nil {
@@ -163,12 +177,49 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, id string) err
 	return nil
 }
 
+// writeExecution answers a finished execution: its whole record, or with
+// ?view=output (or "Prefer: return=minimal") only its id, status and output
+// (and error, when it failed).
+func writeExecution(w http.ResponseWriter, r *http.Request, x *core.Execution) {
+	if viewOf(r) != "output" {
+		writeJSON(w, http.StatusOK, x)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ExecutionID string      `json:"executionId"`
+		Status      core.Status `json:"status"`
+		Output      any         `json:"output"`
+		Error       *sdk.Error  `json:"error,omitempty"`
+	}{x.ID, x.Status, x.Output, x.Error})
+}
+
+// viewOf reads ?view= (full or output), or a "Prefer: return=minimal"
+// header (RFC 7240) when there is none.
+func viewOf(r *http.Request) string {
+	if v := r.URL.Query().Get("view"); v != "" {
+		return v
+	}
+	for _, p := range r.Header.Values("Prefer") {
+		for _, pref := range strings.Split(p, ",") {
+			if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(pref), " ", ""), "return=minimal") {
+				return "output"
+			}
+		}
+	}
+	return "full"
+}
+
 // submitParams checks the query of a call that starts an execution before
-// anything starts: only ?wait= is known, and it must parse — a bad one
-// refused after the submit would make a client retry, and run it twice.
+// anything starts: only ?wait= and ?view= are known, and they must parse — a
+// bad one refused after the submit would make a client retry, and run it
+// twice.
 func submitParams(r *http.Request) error {
-	if err := onlyParams(r.URL.Query(), "wait"); err != nil {
+	q := r.URL.Query()
+	if err := onlyParams(q, "wait", "view"); err != nil {
 		return err
+	}
+	if v := q.Get("view"); q.Has("view") && v != "full" && v != "output" {
+		return badParam("view", "%q is not full (the whole record) or output (id, status and output)", v)
 	}
 	_, err := waitOf(r)
 	return err
@@ -195,70 +246,45 @@ func waitParam(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// waiter lets requests wait for executions to finish: woken at once for
-// executions this process runs (Server.Observe), and polling the store for
-// those another instance runs.
-type waiter struct {
-	store core.ExecutionStore
-	mu    sync.Mutex
-	subs  map[string][]chan struct{}
-}
-
-func (wt *waiter) init(store core.ExecutionStore) {
-	wt.store, wt.subs = store, map[string][]chan struct{}{}
-}
-
-func (wt *waiter) finished(id string) {
-	wt.mu.Lock()
-	defer wt.mu.Unlock()
-	for _, c := range wt.subs[id] {
-		close(c)
-	}
-	delete(wt.subs, id)
-}
-
-func (wt *waiter) subscribe(id string) (<-chan struct{}, func()) {
-	c := make(chan struct{})
-	wt.mu.Lock()
-	wt.subs[id] = append(wt.subs[id], c)
-	wt.mu.Unlock()
-	return c, func() {
-		wt.mu.Lock()
-		defer wt.mu.Unlock()
-		subs := slices.DeleteFunc(wt.subs[id], func(x chan struct{}) bool { return x == c })
-		if len(subs) == 0 {
-			delete(wt.subs, id)
-		} else {
-			wt.subs[id] = subs
-		}
-	}
-}
-
 // wait returns the execution once it has finished, or as it is when d has
-// passed or the request ends.
-func (wt *waiter) wait(ctx context.Context, id string, d time.Duration) (*core.Execution, error) {
-	done, stop := wt.subscribe(id)
-	defer stop()
+// passed or the request ends (nil if it runs here and has not finished). A
+// run here reports its end itself: the record comes from memory, durable
+// already, and the database is not read. An execution run elsewhere (or
+// queued, or parked) is polled in the store.
+func (s *Server) wait(ctx context.Context, st *core.Started, d time.Duration) (*core.Execution, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	poll := 20 * time.Millisecond
+	store := s.engine.Store()
+	here, poll := st.Here, 20*time.Millisecond
 	for {
-		x, err := wt.store.GetExecution(context.WithoutCancel(ctx), id)
-		if err != nil || x.Status.Terminal() {
-			return x, err
+		var tick <-chan time.Time
+		stop := func() bool { return false }
+		if !here {
+			x, err := store.GetExecution(context.WithoutCancel(ctx), st.ID)
+			if err != nil || x.Status.Terminal() {
+				return x, err
+			}
+			t := time.NewTimer(poll)
+			stop = t.Stop
+			tick = t.C
 		}
-		t := time.NewTimer(poll)
 		select {
-		case <-done:
-			// Finished here: look again now (and keep polling briefly, in
-			// case the event came before the final record).
-			t.Stop()
-			done, poll = nil, 5*time.Millisecond
-		case <-t.C:
+		case x := <-st.Finished():
+			stop()
+			if x != nil {
+				return x, nil
+			}
+			// The run here ended without finishing it (parked, or its
+			// lease lost): the store has it now.
+			here, poll = false, 20*time.Millisecond
+		case <-tick:
 			poll = min(2*poll, 500*time.Millisecond)
 		case <-ctx.Done():
-			t.Stop()
-			return wt.store.GetExecution(context.WithoutCancel(ctx), id)
+			stop()
+			if here {
+				return nil, nil
+			}
+			return store.GetExecution(context.WithoutCancel(ctx), st.ID)
 		}
 	}
 }

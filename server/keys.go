@@ -63,6 +63,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("revoke API key %s: %w", id, err)
 	}
+	s.keyCache.clear() // cached by hash, which this server does not know
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

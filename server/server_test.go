@@ -105,11 +105,6 @@ func newEnv(t *testing.T, dsn string) *env {
 	e.scripts(reg, d) // LUA, WASM, stored rules and modules (library_test.go)
 	eng := core.New(core.Options{
 		Registry: reg, Store: d.Store(),
-		Observer: func(ev core.Event) {
-			if e.srv != nil {
-				e.srv.Observe(ev)
-			}
-		},
 	})
 	e.eng = eng
 	store := d.Store()
@@ -497,6 +492,7 @@ func badInput(t *testing.T, e *env) {
 		{"execute unknown field", "POST", "/api/v1/workflows/" + id + "/execute", `{"inputs": {}}`, nil, 400, server.CodeInvalidJSON, "inputs"},
 		{"execute trailing data", "POST", "/api/v1/workflows/" + id + "/execute", `{"input": {}} {}`, nil, 400, server.CodeInvalidJSON, "after"},
 		{"bad wait", "POST", "/api/v1/workflows/" + id + "/execute?wait=soon", `{}`, nil, 400, server.CodeInvalidRequest, "wait"},
+		{"bad view", "POST", "/api/v1/workflows/" + id + "/execute?wait=1s&view=short", `{}`, nil, 400, server.CodeInvalidRequest, "view"},
 		{"misspelt wait", "POST", "/api/v1/workflows/" + id + "/execute?wiat=30s", `{}`, nil, 400, server.CodeInvalidRequest, "wiat"},
 		{"invalid cursor", "GET", "/api/v1/workflows?cursor=garbage!", ``, nil, 400, server.CodeInvalidRequest, "cursor"},
 		{"invalid execution cursor", "GET", "/api/v1/executions?cursor=garbage!", ``, nil, 400, server.CodeInvalidRequest, "cursor"},

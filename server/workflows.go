@@ -68,6 +68,19 @@ func (s *Server) workflow(r *http.Request) (*core.WorkflowInfo, error) {
 	return info, nil
 }
 
+// runnable is workflow for execute, which runs on every request: it reads
+// the catalog at most once per lookupTTL per workflow.
+func (s *Server) runnable(r *http.Request) (*core.WorkflowInfo, error) {
+	if info, ok := s.wfCache.get(r.PathValue("id")); ok {
+		return info, nil
+	}
+	info, err := s.workflow(r)
+	if err == nil {
+		s.wfCache.put(info.ID, info)
+	}
+	return info, err
+}
+
 func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if err := onlyParams(q, "status", "category", "name", "limit", "cursor"); err != nil {
@@ -122,6 +135,7 @@ func (s *Server) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
 	}
 	wf.ID, wf.Version = "", 0
 	info, err := s.catalog.UpdateWorkflow(r.Context(), id, ifVersion, wf)
+	s.wfCache.drop(id)
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		return errorf(http.StatusNotFound, CodeNotFound, "workflow %q not found", id)
@@ -148,6 +162,9 @@ func (s *Server) applyWorkflow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := s.catalog.ApplyWorkflow(r.Context(), wf, core.ApplyOptions{})
+	if res != nil && res.Workflow != nil {
+		s.wfCache.drop(res.Workflow.ID)
+	}
 	var ae *core.AmbiguousNameError
 	switch {
 	case errors.As(err, &ae):
@@ -172,6 +189,7 @@ func (s *Server) applyWorkflow(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.catalog.DeleteWorkflow(r.Context(), id)
+	s.wfCache.drop(id)
 	if errors.Is(err, core.ErrNotFound) {
 		return errorf(http.StatusNotFound, CodeNotFound, "workflow %q not found", id)
 	}
@@ -216,7 +234,7 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(r, &req); err != nil {
 		return err
 	}
-	info, err := s.workflow(r)
+	info, err := s.runnable(r)
 	if err != nil {
 		return err
 	}
@@ -233,19 +251,28 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("plan of workflow %s: %w", info.ID, err)
 	}
-	id, replayed := "", false
-	if key != "" {
-		id, replayed, err = s.engine.SubmitKeyed(r.Context(), plan, req.Input, key)
-	} else {
-		id, err = s.engine.Submit(r.Context(), plan, req.Input)
+	if info.Status == core.WorkflowPaused {
+		// Queued: no instance claims it until the workflow is ACTIVE.
+		id, replayed := "", false
+		if key != "" {
+			id, replayed, err = s.engine.SubmitKeyed(r.Context(), plan, req.Input, key)
+		} else {
+			id, err = s.engine.Submit(r.Context(), plan, req.Input)
+		}
+		if err != nil {
+			return fmt.Errorf("submit: %w", err)
+		}
+		st := s.engine.Follow(id)
+		defer st.Close()
+		st.Replayed = replayed
+		return s.accepted(w, r, st)
 	}
+	st, err := s.engine.Start(r.Context(), plan, req.Input, core.StartOptions{IdempotencyKey: key})
 	if err != nil {
-		return fmt.Errorf("submit: %w", err)
+		return fmt.Errorf("start: %w", err)
 	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-	return s.accepted(w, r, id)
+	defer st.Close()
+	return s.accepted(w, r, st)
 }
 
 // inlineRequest runs a definition that is not in the catalog.
@@ -277,11 +304,12 @@ func (s *Server) executeInline(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	id, err := s.engine.Submit(r.Context(), plan, req.Input)
+	st, err := s.engine.Start(r.Context(), plan, req.Input, core.StartOptions{})
 	if err != nil {
-		return fmt.Errorf("submit: %w", err)
+		return fmt.Errorf("start: %w", err)
 	}
-	return s.accepted(w, r, id)
+	defer st.Close()
+	return s.accepted(w, r, st)
 }
 
 // pathSuffix joins a document path under a parent field.

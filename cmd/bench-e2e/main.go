@@ -207,6 +207,9 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 // build builds the binaries that were not given.
 func (cfg *config) build(ctx context.Context, dir string, stderr io.Writer) error {
+	if cfg.weftBin != "" && cfg.handBin != "" {
+		return nil
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/weftworks/weft/db"
@@ -124,7 +125,7 @@ func (cfg *config) start(ctx context.Context, dir, api, sys string, round int, s
 	for i := range instances {
 		bin, args := cfg.weftBin, []string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--save-credentials=false"}
 		if strace {
-			args = append([]string{"-f", "--seccomp-bpf", "-qq", "-e", "trace=fsync,fdatasync", "-o", filepath.Join(dir, fmt.Sprintf("%s-%d.strace", name, i)), bin}, args...)
+			args = append([]string{"-f", "--seccomp-bpf", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o", filepath.Join(dir, fmt.Sprintf("%s-%d.strace", name, i)), bin}, args...)
 			bin = "strace"
 		}
 		p, err := startProc(ctx, dir, fmt.Sprintf("%s-%d", name, i), env, regexp.MustCompile(`msg=serving addr=(\S+)`), bin, args...)
@@ -173,6 +174,10 @@ func startProc(ctx context.Context, dir, name string, env []string, ready *regex
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	// A group of its own, signalled as one: under strace the server is
+	// strace's child, and must get the signal itself.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 10 * time.Second
 	outR, outW := io.Pipe()
 	cmd.Stdout, cmd.Stderr = outW, outW
 	if err := cmd.Start(); err != nil {
@@ -219,13 +224,13 @@ func startProc(ctx context.Context, dir, name string, env []string, ready *regex
 	}
 }
 
-// stop ends the process: SIGTERM, then SIGKILL if it lingers.
+// stop ends the process group: SIGINT, then SIGKILL if it lingers.
 func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = syscall.Kill(-p.pid(), syscall.SIGINT)
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
+		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
 		<-p.exited
 	}
 }

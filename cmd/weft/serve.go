@@ -86,19 +86,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	defer d.Close()
-	var srv *server.Server
-	eng, ext, closeExtensions, err := sf.engine(ctx, d, logger, func(ev core.Event) {
-		if srv != nil {
-			srv.Observe(ev)
-		}
-	})
+	eng, ext, closeExtensions, err := sf.engine(ctx, d, logger, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "weft serve: %v\n", err)
 		return exitUsage
 	}
 	defer closeExtensions() // after the engine has drained: plugins stop last
 	store := d.Store()
-	srv, err = server.New(server.Options{
+	srv, err := server.New(server.Options{
 		Engine: eng, Catalog: store, Keys: store, Logger: logger, MaxBody: sf.maxBody, NoAuth: sf.noAuth,
 		Rules: ext.lib, Modules: ext.lib, MaxModuleSize: sf.maxModuleSize, Plugins: ext.plugins,
 		Ready: func(ctx context.Context) error { return ready(ctx, d) },
