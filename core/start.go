@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 )
 
@@ -14,6 +13,10 @@ type StartOptions struct {
 	// IdempotencyKey, when set: if an execution of the plan's workflow
 	// already has it, no new one is made and Started names that one.
 	IdempotencyKey string
+	// Queue stores the execution for a worker to claim, never running it
+	// here at once: for a PAUSED workflow, whose executions wait until it is
+	// ACTIVE (claims skip them meanwhile).
+	Queue bool
 }
 
 // Started is an execution Engine.Start made (or found, by its idempotency
@@ -45,8 +48,9 @@ func (s *Started) Close() { s.stop() }
 // Start stores a new execution of a plan and, when this engine's Work has a
 // free slot, runs it here at once: no round trip through the store's queue,
 // and its first records stay in memory until a write must be durable (see
-// docs/durability.md). Without a free slot (or without Work running) it is
-// stored PENDING, durably, for a worker to claim, as Submit does.
+// docs/durability.md). Without a free slot (or without Work running, or
+// with opts.Queue) it is stored PENDING, durably, for a worker to claim, as
+// Submit does.
 //
 // An execution started here is not yet durable when Start returns: before
 // telling anyone it was accepted, call Accept. The run does not depend on
@@ -60,56 +64,48 @@ func (e *Engine) Start(ctx context.Context, plan *Plan, input any, opts StartOpt
 	exec.IdempotencyKey = opts.IdempotencyKey
 	finished, stop := e.Watch(exec.ID)
 	st := &Started{ID: exec.ID, finished: finished, stop: stop}
-	replayed := func(dup *DuplicateError) (*Started, error) {
-		stop()
-		st.ID, st.Replayed = dup.ID, true
-		st.finished, st.stop = e.Watch(dup.ID)
-		return st, nil
-	}
 
-	e.mu.Lock()
-	p := e.pool
-	here := p != nil && p.acquire()
-	e.mu.Unlock()
-	if !here {
-		err := e.store.CreateExecution(ctx, exec, nil)
-		var dup *DuplicateError
-		if errors.As(err, &dup) {
-			return replayed(dup)
+	var p *pool
+	if !opts.Queue {
+		e.mu.Lock()
+		if e.pool != nil && e.pool.acquire() {
+			p = e.pool
 		}
-		if err != nil {
-			stop()
-			return nil, fmt.Errorf("start: %w", err)
-		}
-		e.signal(ctx)
-		return st, nil
+		e.mu.Unlock()
 	}
-
-	exec.Status, exec.StartedAt = StatusRunning, exec.CreatedAt
-	lease := Lease{Owner: e.owner, Token: rand.Int64N(1 << 52), Until: e.clock.Now().Add(e.leaseFor)}
-	x := e.newRun(p.ctx, plan, exec, lease, nil) // the scope keeps the real input
-	x.canPark = e.parkAfter > 0
-	exec.Input = x.scope.x.redact.scrub(exec.Input)
-	if err := e.store.CreateExecution(ctx, exec, &lease); err != nil {
+	if p == nil {
+		st.ID, st.Replayed, err = e.enqueue(ctx, exec)
+	} else {
+		var x *run
+		if x, err = e.begin(ctx, p.ctx, plan, exec); err == nil {
+			x.canPark = e.parkAfter > 0
+			st.Here = true
+			go func() {
+				hold := e.keeper.hold(x)
+				finished := x.drive(p.ctx)
+				hold()
+				// The slot is free before the waiter hears of the end: the
+				// caller's next execution finds it free.
+				p.release()
+				e.ended(x, finished)
+			}()
+			return st, nil
+		}
 		p.release()
 		var dup *DuplicateError
 		if errors.As(err, &dup) {
-			return replayed(dup)
+			st.ID, st.Replayed, err = dup.ID, true, nil
 		}
+	}
+	if err != nil {
 		stop()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	st.Here = true
-	e.emit(Event{Type: EventExecutionStarted, Time: exec.StartedAt, ExecutionID: exec.ID, Status: StatusRunning})
-	go func() {
-		hold := e.keeper.hold(x)
-		finished := x.drive(p.ctx)
-		hold()
-		// The slot is free before the waiter hears of the end: the caller's
-		// next execution finds it free.
-		p.release()
-		e.ended(x, finished)
-	}()
+	if st.Replayed {
+		// Watch the execution that has the key instead.
+		stop()
+		st.finished, st.stop = e.Watch(st.ID)
+	}
 	return st, nil
 }
 

@@ -94,16 +94,8 @@ func (e *Engine) newExecution(id, wfID string, version int, plan *Plan, input an
 // Submit stores a new execution of a plan and returns its id at once; an
 // engine running Work (this one or another sharing the store) runs it.
 func (e *Engine) Submit(ctx context.Context, plan *Plan, input any) (string, error) {
-	wfID, version, err := e.stored(ctx, plan)
-	if err != nil {
-		return "", fmt.Errorf("submit: %w", err)
-	}
-	exec := e.newExecution(e.newID(), wfID, version, plan, input)
-	if err := e.store.CreateExecution(ctx, exec, nil); err != nil {
-		return "", fmt.Errorf("submit: %w", err)
-	}
-	e.signal(ctx)
-	return exec.ID, nil
+	id, _, err := e.SubmitKeyed(ctx, plan, input, "")
+	return id, err
 }
 
 // SubmitKeyed is Submit with an idempotency key: if an execution of the
@@ -116,16 +108,43 @@ func (e *Engine) SubmitKeyed(ctx context.Context, plan *Plan, input any, key str
 	}
 	exec := e.newExecution(e.newID(), wfID, version, plan, input)
 	exec.IdempotencyKey = key
+	id, replayed, err = e.enqueue(ctx, exec)
+	if err != nil {
+		return "", false, fmt.Errorf("submit: %w", err)
+	}
+	return id, replayed, nil
+}
+
+// enqueue stores a new execution PENDING, durably, for a worker to claim,
+// and wakes the workers. An execution of its workflow that has its
+// idempotency key already is returned instead, with replayed true.
+func (e *Engine) enqueue(ctx context.Context, exec *Execution) (id string, replayed bool, err error) {
 	err = e.store.CreateExecution(ctx, exec, nil)
 	var dup *DuplicateError
 	if errors.As(err, &dup) {
 		return dup.ID, true, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("submit: %w", err)
+		return "", false, err
 	}
 	e.signal(ctx)
 	return exec.ID, false, nil
+}
+
+// begin stores a new execution as RUNNING, leased to this engine, and
+// prepares its run in runCtx (ctx is the caller's, for the store). The
+// store may hold its first records in memory (see Accept). A *DuplicateError
+// names the execution that has its idempotency key already.
+func (e *Engine) begin(ctx, runCtx context.Context, plan *Plan, exec *Execution) (*run, error) {
+	exec.Status, exec.StartedAt = StatusRunning, exec.CreatedAt
+	lease := Lease{Owner: e.owner, Token: rand.Int64N(1 << 52), Until: e.clock.Now().Add(e.leaseFor)}
+	x := e.newRun(runCtx, plan, exec, lease, nil) // the scope keeps the real input
+	exec.Input = x.scope.x.redact.scrub(exec.Input)
+	if err := e.store.CreateExecution(ctx, exec, &lease); err != nil {
+		return nil, err
+	}
+	e.emit(Event{Type: EventExecutionStarted, Time: exec.StartedAt, ExecutionID: exec.ID, Status: StatusRunning})
+	return x, nil
 }
 
 // Wake tells this engine's workers, and through the store other engines',
@@ -158,14 +177,10 @@ func (e *Engine) Execute(ctx context.Context, plan *Plan, input any) (*Execution
 		return nil, fmt.Errorf("record execution: %w", err)
 	}
 	exec := e.newExecution(e.newID(), wfID, version, plan, input)
-	exec.Status, exec.StartedAt = StatusRunning, exec.CreatedAt
-	lease := Lease{Owner: e.owner, Token: rand.Int64N(1 << 52), Until: e.clock.Now().Add(e.leaseFor)}
-	x := e.newRun(ctx, plan, exec, lease, nil) // the scope keeps the real input
-	exec.Input = x.scope.x.redact.scrub(exec.Input)
-	if err := e.store.CreateExecution(ctx, exec, &lease); err != nil {
+	x, err := e.begin(ctx, ctx, plan, exec)
+	if err != nil {
 		return nil, fmt.Errorf("record execution: %w", err)
 	}
-	e.emit(Event{Type: EventExecutionStarted, Time: exec.StartedAt, ExecutionID: exec.ID, Status: StatusRunning})
 	stop := e.keeper.hold(x)
 	defer stop()
 	e.ended(x, x.drive(ctx))

@@ -143,17 +143,9 @@ func (c *committer) loop() {
 				}
 			}
 		}
-	fill:
-		for len(batch) < c.maxBatch {
-			select {
-			case o := <-c.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
+		batch = c.fill(batch)
 		if allAsync(batch) {
-			batch = c.awaitCompany(batch)
+			batch = c.fill(c.awaitCompany(batch))
 		}
 		batch = coalesce(batch)
 		for i, err := range c.commit(batch) {
@@ -181,8 +173,9 @@ func allAsync(batch []*op) bool {
 	return true
 }
 
-// awaitCompany adds writes to a batch of async ones until an awaited write
-// comes, the batch is full, asyncLinger has passed or the committer closes.
+// awaitCompany waits for one more write to join a batch of async ones: it
+// returns when an awaited write comes, the batch is full, asyncLinger has
+// passed or the committer closes (fill then takes what came with it).
 func (c *committer) awaitCompany(batch []*op) []*op {
 	t := time.NewTimer(asyncLinger)
 	defer t.Stop()
@@ -191,20 +184,25 @@ func (c *committer) awaitCompany(batch []*op) []*op {
 		case o := <-c.ops:
 			batch = append(batch, o)
 			if !o.async {
-				// Take what came with it, and go.
-				for len(batch) < c.maxBatch {
-					select {
-					case o := <-c.ops:
-						batch = append(batch, o)
-					default:
-						return batch
-					}
-				}
 				return batch
 			}
 		case <-t.C:
 			return batch
 		case <-c.closed:
+			return batch
+		}
+	}
+	return batch
+}
+
+// fill adds the writes already queued to a batch, up to maxBatch, without
+// waiting.
+func (c *committer) fill(batch []*op) []*op {
+	for len(batch) < c.maxBatch {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+		default:
 			return batch
 		}
 	}

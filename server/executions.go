@@ -255,32 +255,31 @@ func (s *Server) wait(ctx context.Context, st *core.Started, d time.Duration) (*
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	store := s.engine.Store()
-	here, poll := st.Here, 20*time.Millisecond
+	const firstPoll = 20 * time.Millisecond
+	here, poll := st.Here, firstPoll
+	look := time.NewTimer(0) // look in the store now, unless it runs here
+	defer look.Stop()
+	if here {
+		look.Stop()
+	}
 	for {
-		var tick <-chan time.Time
-		stop := func() bool { return false }
-		if !here {
-			x, err := store.GetExecution(context.WithoutCancel(ctx), st.ID)
-			if err != nil || x.Status.Terminal() {
-				return x, err
-			}
-			t := time.NewTimer(poll)
-			stop = t.Stop
-			tick = t.C
-		}
 		select {
 		case x := <-st.Finished():
-			stop()
 			if x != nil {
 				return x, nil
 			}
 			// The run here ended without finishing it (parked, or its
 			// lease lost): the store has it now.
-			here, poll = false, 20*time.Millisecond
-		case <-tick:
+			here, poll = false, firstPoll
+			look.Reset(0)
+		case <-look.C:
+			x, err := store.GetExecution(context.WithoutCancel(ctx), st.ID)
+			if err != nil || x.Status.Terminal() {
+				return x, err
+			}
+			look.Reset(poll)
 			poll = min(2*poll, 500*time.Millisecond)
 		case <-ctx.Done():
-			stop()
 			if here {
 				return nil, nil
 			}

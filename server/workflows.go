@@ -251,23 +251,10 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("plan of workflow %s: %w", info.ID, err)
 	}
-	if info.Status == core.WorkflowPaused {
-		// Queued: no instance claims it until the workflow is ACTIVE.
-		id, replayed := "", false
-		if key != "" {
-			id, replayed, err = s.engine.SubmitKeyed(r.Context(), plan, req.Input, key)
-		} else {
-			id, err = s.engine.Submit(r.Context(), plan, req.Input)
-		}
-		if err != nil {
-			return fmt.Errorf("submit: %w", err)
-		}
-		st := s.engine.Follow(id)
-		defer st.Close()
-		st.Replayed = replayed
-		return s.accepted(w, r, st)
-	}
-	st, err := s.engine.Start(r.Context(), plan, req.Input, core.StartOptions{IdempotencyKey: key})
+	// A PAUSED workflow's executions are queued: no instance claims them
+	// until it is ACTIVE.
+	st, err := s.engine.Start(r.Context(), plan, req.Input,
+		core.StartOptions{IdempotencyKey: key, Queue: info.Status == core.WorkflowPaused})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
