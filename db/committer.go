@@ -37,6 +37,12 @@ type committer struct {
 	stmts map[string]hotStmt
 	tx    bun.Tx
 	args  []driver.NamedValue // exec's, reused
+	// pipe, while not nil, collects the statements of a batch instead of
+	// running them (PostgreSQL: see tryPipelined).
+	pipe    *pipeline
+	rebinds map[string]string // the PostgreSQL text of each hot statement
+	// pipelined counts the batches committed pipelined (tests).
+	pipelined int
 }
 
 type op struct {
@@ -51,6 +57,9 @@ type op struct {
 	// onErr, for an async write, learns of its failure — from the committer
 	// itself, before any later write is acknowledged (see Store.Checkpoint).
 	onErr func(error)
+	// piped says fn only runs hot statements (DB.exec, DB.execGuarded) and
+	// reads nothing back: on PostgreSQL its statements may be pipelined.
+	piped bool
 }
 
 // finish reports a write's outcome.
@@ -72,12 +81,13 @@ func newCommitter(db *bun.DB, pg bool, maxBatch int) *committer {
 
 // do runs fn in the next batch and waits until that batch has committed.
 func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return c.doKeyed(ctx, nil, fn)
+	return c.doKeyed(ctx, nil, false, fn)
 }
 
-// doKeyed is do for a write that replaces the rows named by keys.
-func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error) error {
-	o, err := c.enqueue(ctx, keys, fn, nil)
+// doKeyed is do for a write that replaces the rows named by keys; piped
+// says fn may be pipelined (see op.piped).
+func (c *committer) doKeyed(ctx context.Context, keys []string, piped bool, fn func(ctx context.Context, tx bun.Tx) error) error {
+	o, err := c.enqueue(ctx, keys, piped, fn, nil)
 	if err != nil {
 		return err
 	}
@@ -88,8 +98,8 @@ func (c *committer) doKeyed(ctx context.Context, keys []string, fn func(ctx cont
 
 // enqueue queues a write; its outcome comes on the op's done channel. A
 // write with onErr is async: nobody waits for it.
-func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: onErr != nil, onErr: onErr}
+func (c *committer) enqueue(ctx context.Context, keys []string, piped bool, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: onErr != nil, onErr: onErr, piped: piped}
 	c.gate.RLock()
 	defer c.gate.RUnlock()
 	if c.shut {
@@ -107,8 +117,8 @@ func (c *committer) enqueue(ctx context.Context, keys []string, fn func(ctx cont
 // onErr (which must be quick: the committer calls it). Writes are applied in
 // the order they are queued, and an async one may be dropped in favour of a
 // later write of the same keys.
-func (c *committer) async(ctx context.Context, keys []string, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) {
-	if _, err := c.enqueue(context.WithoutCancel(ctx), keys, fn, onErr); err != nil {
+func (c *committer) async(ctx context.Context, keys []string, piped bool, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) {
+	if _, err := c.enqueue(context.WithoutCancel(ctx), keys, piped, fn, onErr); err != nil {
 		onErr(err)
 	}
 }
@@ -238,7 +248,11 @@ func coalesce(batch []*op) []*op {
 // around each write, so that only the failing writes are lost. On PostgreSQL
 // a savepoint costs a round trip per write: the fast path saves them.
 func (c *committer) commit(batch []*op) []error {
-	if errs, ok := c.try(batch, false); ok {
+	if c.pg && allPiped(batch) {
+		if errs, ok := c.tryPipelined(batch); ok {
+			return errs
+		}
+	} else if errs, ok := c.try(batch, false); ok {
 		return errs
 	}
 	errs, _ := c.try(batch, true)

@@ -180,5 +180,5 @@ func (d *DB) writeHeldLocked(h *heldExec, async bool) (*op, error) {
 	if async {
 		onErr = func(err error) { d.unwritten(row.ID, row.LeaseToken, err) }
 	}
-	return d.batch.enqueue(context.Background(), nil, write, onErr)
+	return d.batch.enqueue(context.Background(), nil, true, write, onErr)
 }

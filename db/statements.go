@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/uptrace/bun"
+
+	"github.com/weftworks/weft/core"
 )
 
 // The hot writes are prepared once, on the committer's connection: bun would
@@ -133,7 +135,29 @@ type hotStmt interface {
 // of the CPU, all of it in the committer's serial section
 // (docs/performance.md).
 func (d *DB) exec(ctx context.Context, tx bun.Tx, q string, args ...any) (sql.Result, error) {
+	return d.execAs(ctx, tx, false, q, args)
+}
+
+// execGuarded is exec for a statement that must change a row: one that
+// changes none means the execution's lease is lost (core.ErrLeaseLost).
+func (d *DB) execGuarded(ctx context.Context, tx bun.Tx, q string, args ...any) error {
+	res, err := d.execAs(ctx, tx, true, q, args)
+	if err != nil || res == nil {
+		return err // res is nil when pipelined: the guard is checked then
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrLeaseLost
+	}
+	return nil
+}
+
+// execAs runs a hot statement, or, while the committer pipelines a batch,
+// adds it to the pipeline (the result is nil then).
+func (d *DB) execAs(ctx context.Context, tx bun.Tx, guard bool, q string, args []any) (sql.Result, error) {
 	c := d.batch
+	if c.pipe != nil {
+		return nil, c.pipe.add(q, guard, args)
+	}
 	if tx.Tx == nil || tx.Tx != c.tx.Tx {
 		return nil, errors.New("a prepared statement outside the committer's transaction")
 	}

@@ -124,7 +124,7 @@ func (s *Store) CreateExecution(ctx context.Context, x *core.Execution, lease *c
 		s.db.hold(row)
 		return nil
 	}
-	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error { return s.db.insertExecution(ctx, tx, row) })
+	return s.db.batch.doKeyed(ctx, nil, true, func(ctx context.Context, tx bun.Tx) error { return s.db.insertExecution(ctx, tx, row) })
 }
 
 // createKeyed inserts an execution with an idempotency key, unless one of
@@ -469,7 +469,6 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 	}
 	write := func(ctx context.Context, tx bun.Tx) error {
 		rest := steps // the write may run twice (a batch retried with savepoints)
-		var res sql.Result
 		var err error
 		switch {
 		case hdr != nil:
@@ -480,22 +479,19 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 				q = sqlHeader
 				args = append(args, hdr.dueAt())
 			}
-			res, err = s.db.exec(ctx, tx, q, append(args, id, lease.Owner, lease.Token)...)
+			err = s.db.execGuarded(ctx, tx, q, append(args, id, lease.Owner, lease.Token)...)
 		case cp.Release:
-			res, err = s.db.exec(ctx, tx, sqlGuardRelease, now, id, lease.Owner, lease.Token)
+			err = s.db.execGuarded(ctx, tx, sqlGuardRelease, now, id, lease.Owner, lease.Token)
 		case len(rest) > 0:
 			// The lease check rides on the first row's write.
 			args := append(stepArgs(&rest[0]), id, lease.Owner, lease.Token)
-			res, err = s.db.exec(ctx, tx, sqlUpsertStepGuarded, args...)
+			err = s.db.execGuarded(ctx, tx, sqlUpsertStepGuarded, args...)
 			rest = rest[1:]
 		default:
-			res, err = s.db.exec(ctx, tx, sqlGuard, now, id, lease.Owner, lease.Token)
+			err = s.db.execGuarded(ctx, tx, sqlGuard, now, id, lease.Owner, lease.Token)
 		}
 		if err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.ErrLeaseLost
 		}
 		return s.db.upsertSteps(ctx, tx, rest)
 	}
@@ -519,7 +515,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 	s.db.progress.settle(id, keys, !async)
 	if async {
 		enqueue := func() {
-			s.db.batch.async(ctx, keys, write, func(err error) { s.db.unwritten(id, lease.Token, err) })
+			s.db.batch.async(ctx, keys, true, write, func(err error) { s.db.unwritten(id, lease.Token, err) })
 		}
 		if isProgress(cp) {
 			// Written only if the step is still at it a moment later: most
@@ -530,7 +526,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		enqueue()
 		return nil
 	}
-	return s.db.awaited(id, lease.Token, s.db.batch.doKeyed(ctx, keys, write))
+	return s.db.awaited(id, lease.Token, s.db.batch.doKeyed(ctx, keys, true, write))
 }
 
 // awaited completes an awaited write: it fails when an async write before it
@@ -590,7 +586,7 @@ func (s *Store) Accept(ctx context.Context, id string) error {
 	if wrote || err != nil {
 		return err
 	}
-	return s.write(ctx, func(context.Context, bun.Tx) error { return nil })
+	return s.db.batch.doKeyed(ctx, nil, true, func(context.Context, bun.Tx) error { return nil })
 }
 
 // GetExecution implements core.ExecutionStore.
