@@ -295,8 +295,15 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) (t
 	var wake time.Time
 	parked := 0
 
-	launch := func(n *Node) {
+	launch := func(n *Node, alone bool) {
 		running++
+		if alone {
+			// Nothing else runs or is ready: no goroutine to start and hand
+			// the result back from (most steps of most workflows are a
+			// chain). results has room for every node.
+			results <- x.runTop(ctx, n)
+			return
+		}
 		go func() { results <- x.runTop(ctx, n) }()
 	}
 	// ready is a queue: every node enters it once, so it never outgrows nodes.
@@ -342,7 +349,7 @@ func (x *run) schedule(ctx context.Context, failFast context.CancelCauseFunc) (t
 				release(n)
 				continue
 			}
-			launch(n)
+			launch(n, running == 0 && head == len(ready))
 		}
 		if running == 0 {
 			break

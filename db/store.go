@@ -45,7 +45,7 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx bun.T
 
 // executionRow turns a new execution into its row.
 func executionRow(x *core.Execution, lease *core.Lease, now time.Time) (*WorkflowExecution, error) {
-	in, err := toJSON(x.Input)
+	in, err := recordJSON(x.Input)
 	if err != nil {
 		return nil, fmt.Errorf("execution input: %w", err)
 	}
@@ -66,7 +66,7 @@ func executionRow(x *core.Execution, lease *core.Lease, now time.Time) (*Workflo
 // headerRow turns an execution header into the part of its row that
 // checkpoints change: all but the input, which is the execution's for good.
 func headerRow(x *core.Execution, now time.Time) (*WorkflowExecution, error) {
-	out, err := toJSON(x.Output)
+	out, err := recordJSON(x.Output)
 	if err != nil {
 		return nil, fmt.Errorf("execution output: %w", err)
 	}
@@ -268,11 +268,11 @@ func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := toJSON(st.Output)
+	out, err := recordJSON(st.Output)
 	if err != nil {
 		return nil, fmt.Errorf("step %s output: %w", st.ID, err)
 	}
-	in, err := toJSON(st.Input)
+	in, err := recordJSON(st.Input)
 	if err != nil {
 		return nil, fmt.Errorf("step %s input: %w", st.ID, err)
 	}

@@ -106,7 +106,7 @@ func (f *ForEach) Execute(ctx context.Context, r *core.StepRun) (any, error) {
 			break
 		}
 		wg.Add(1)
-		go func() {
+		run := func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			idx := i
@@ -117,7 +117,12 @@ func (f *ForEach) Execute(ctx context.Context, r *core.StepRun) (any, error) {
 			if errs[i] != nil {
 				cancel(fmt.Errorf("item %d failed", i))
 			}
-		}()
+		}
+		if i == len(items)-1 {
+			run() // the last item runs here: one goroutine fewer
+			continue
+		}
+		go run()
 	}
 	wg.Wait()
 	if i := firstFailure(errs); i >= 0 {

@@ -80,14 +80,19 @@ func (p *Parallel) Execute(ctx context.Context, r *core.StepRun) (any, error) {
 			continue
 		}
 		wg.Add(1)
-		go func() {
+		branch := func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			outputs[i], errs[i] = r.RunNested(ctx, n, core.NestedRun{})
 			if errs[i] != nil {
 				cancel(fmt.Errorf("nested step %q failed", n.ID()))
 			}
-		}()
+		}
+		if i == len(p.nodes)-1 {
+			branch() // the last branch runs here: one goroutine fewer
+			continue
+		}
+		go branch()
 	}
 	wg.Wait()
 	if i := firstFailure(errs); i >= 0 {
