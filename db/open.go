@@ -139,15 +139,18 @@ func (d *DB) openSQLite(ctx context.Context, opts Options) error {
 	q.Add("_pragma", "synchronous("+sync+")")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// An 8 MiB page cache per connection. Not bigger: at every commit SQLite
-	// scans the page cache's hash table for pages past the end of the file,
-	// and with 64 MiB that scan was a tenth of the committer's CPU. No
+	// A 2 MiB page cache per connection. The committer's writes touch the
+	// right edge of each B-tree (new executions have increasing ids and
+	// times): a few hundred KiB. Not bigger: at every commit SQLite scans
+	// the page cache's hash table for pages past the end of the file (with
+	// 64 MiB that scan was a tenth of the committer's CPU), and with 8 MiB
+	// the caches were a sixth of weft serve's RSS under load. No
 	// memory-mapped reads: the pages of a mapped file count in the
 	// process's RSS, which then grew with the database (to 200 MiB in a
 	// minute of make bench-e2e), and the request path no longer reads the
 	// database — with mmap off, executions/s were the same within the noise
 	// and the peak RSS half (docs/performance.md, "End to end").
-	q.Add("_pragma", "cache_size(-8192)")
+	q.Add("_pragma", "cache_size(-2048)")
 	q.Add("_pragma", "mmap_size(0)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no "database is locked" on upgrade
 	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())

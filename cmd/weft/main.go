@@ -103,8 +103,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "submit":
 		return cmdSubmit(ctx, args[1:], stdin, stdout, stderr)
 	case "worker":
+		tuneGC()
 		return cmdWorker(ctx, args[1:], stderr)
 	case "serve":
+		tuneGC()
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "apikey":
 		return cmdAPIKey(ctx, args[1:], stdout, stderr)
