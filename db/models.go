@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	segjson "github.com/segmentio/encoding/json"
@@ -106,8 +107,28 @@ func toJSON(v any) (JSON, error) { return toJSONAs(v, encode) }
 // nothing reads stored data but a decoder. What must encode the same every
 // time (a workflow's hash) uses encode.
 func recordJSON(v any) (JSON, error) {
-	return toJSONAs(v, func(v any) ([]byte, error) { return segjson.Append(nil, v, 0) })
+	return toJSONAs(v, func(v any) ([]byte, error) {
+		// Encoded into a pooled buffer, then copied at its size: appending
+		// to a nil slice grew it a dozen times for a step's output, a
+		// tenth of what the request path allocates.
+		bp := encodeBuffers.Get().(*[]byte)
+		defer encodeBuffers.Put(bp)
+		b, err := segjson.Append((*bp)[:0], v, 0)
+		if cap(b) <= maxPooledBuffer {
+			*bp = b
+		}
+		if err != nil {
+			return nil, err
+		}
+		return bytes.Clone(b), nil
+	})
 }
+
+// encodeBuffers are recordJSON's; one that grew past maxPooledBuffer is
+// not kept.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBuffer = 64 << 10
 
 func toJSONAs(v any, encode func(any) ([]byte, error)) (JSON, error) {
 	if v == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/uptrace/bun"
 
@@ -219,7 +220,12 @@ func driverValue(v any) (driver.Value, error) {
 	case int:
 		return int64(x), nil
 	case JSON:
-		return x.Value()
+		if len(x) == 0 {
+			return x.Value()
+		}
+		// Bound as text, as Value does, without copying it: encoded JSON
+		// is never changed once made.
+		return unsafe.String(&x[0], len(x)), nil
 	case ExecutionStatus:
 		return string(x), nil
 	case *int:
