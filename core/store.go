@@ -155,7 +155,7 @@ type Notifier interface {
 	// Notify announces new work to every engine sharing the store.
 	Notify(ctx context.Context) error
 	// Subscribe returns a channel that receives a value when work may be
-	// waiting, until ctx ends.
+	// waiting, until ctx ends; it may then be closed.
 	Subscribe(ctx context.Context) (<-chan struct{}, error)
 }
 

@@ -299,7 +299,11 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 				timer.Stop()
 				return nil
 			case <-e.wake:
-			case <-notified:
+			case _, open := <-notified:
+				if !open {
+					notified = nil // the notifier stopped (ctx is done)
+					continue sleep
+				}
 			case <-timer.Chan():
 			case <-freed:
 				if !pending {

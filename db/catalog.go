@@ -164,6 +164,7 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, ifVersion int, wf
 	if err != nil {
 		return nil, fmt.Errorf("update workflow %s: %w", id, err)
 	}
+	s.catalogChanged(ctx)
 	return row.info()
 }
 
@@ -271,6 +272,7 @@ func (s *Store) ApplyWorkflow(ctx context.Context, wf *core.Workflow, opts core.
 	if res.Workflow, err = row.info(); err != nil {
 		return nil, err
 	}
+	s.catalogChanged(ctx)
 	return &res, nil
 }
 
@@ -292,6 +294,7 @@ func (s *Store) DeleteWorkflow(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete workflow %s: %w", id, err)
 	}
+	s.catalogChanged(ctx)
 	return nil
 }
 

@@ -96,6 +96,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("revoke API key %s: %w", id, err)
 	}
+	s.catalogChanged(ctx)
 	return nil
 }
 

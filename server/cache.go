@@ -7,9 +7,10 @@ import (
 
 // lookupTTL is how long a looked-up API key or workflow is used without
 // reading it again. Changes made through this server take effect at once
-// (it drops what it changed); changes made elsewhere — `weft apikey revoke
-// --db` beside a running server, another instance sharing the database —
-// within lookupTTL.
+// (it drops what it changed), and so do those of another instance sharing
+// PostgreSQL (Options.CatalogChanges); others — `weft apikey revoke --db`
+// beside a running server on SQLite, or a notification missed — within
+// lookupTTL.
 const lookupTTL = 2 * time.Second
 
 // maxCached bounds a cache: past it, the cache starts over (cheaper than

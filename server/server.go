@@ -48,6 +48,11 @@ type Options struct {
 	MaxModuleSize int64
 	// Plugins serves /api/v1/plugins; nil answers 404 there.
 	Plugins Plugins
+	// CatalogChanges, when set, receives when workflows or API keys changed
+	// elsewhere (another instance sharing PostgreSQL: db.Store's
+	// CatalogChanges): the server then drops what it cached of them at
+	// once instead of within lookupTTL. Closing it stops the watch.
+	CatalogChanges <-chan struct{}
 }
 
 // Server serves the API. It is an http.Handler.
@@ -99,6 +104,14 @@ func New(opts Options) (*Server, error) {
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.handler(rt))
+	}
+	if opts.CatalogChanges != nil {
+		go func() {
+			for range opts.CatalogChanges {
+				s.keyCache.clear()
+				s.wfCache.clear()
+			}
+		}()
 	}
 	return s, nil
 }

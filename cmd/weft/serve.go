@@ -93,8 +93,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer closeExtensions() // after the engine has drained: plugins stop last
 	store := d.Store()
+	changes, err := store.CatalogChanges(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return exitFailed
+	}
 	srv, err := server.New(server.Options{
-		Engine: eng, Catalog: store, Keys: store, Logger: logger, MaxBody: sf.maxBody, NoAuth: sf.noAuth,
+		Engine: eng, Catalog: store, Keys: store, Logger: logger, MaxBody: sf.maxBody, NoAuth: sf.noAuth, CatalogChanges: changes,
 		Rules: ext.lib, Modules: ext.lib, MaxModuleSize: sf.maxModuleSize, Plugins: ext.plugins,
 		Ready: func(ctx context.Context) error { return ready(ctx, d) },
 	})
