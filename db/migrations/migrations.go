@@ -20,7 +20,9 @@ var Migrations = migrate.NewMigrations()
 // stands for the dialect's JSON column type (JSONB on PostgreSQL, TEXT on
 // SQLite), and CLUSTERED after a table's closing parenthesis makes SQLite
 // store the table in its primary key (WITHOUT ROWID: one B-tree to write
-// instead of two; PostgreSQL has no such option and ignores it).
+// instead of two; PostgreSQL has no such option and ignores it). Only for
+// small rows: 20261207200000_rowid_tables undid it for executions and
+// steps, whose rows pass a kilobyte.
 func execAll(ctx context.Context, db *bun.DB, stmts ...string) error {
 	jsonType, clustered := "TEXT", " WITHOUT ROWID"
 	if db.Dialect().Name() == dialect.PG {
