@@ -171,13 +171,11 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	started := time.Now()
 	var cells []cell
 	for round := 1; round <= cfg.rounds; round++ {
-		for _, sys := range cfg.systems {
-			got, err := cfg.measure(ctx, dir, mock.URL, sys, round, stderr)
-			if err != nil {
-				return fmt.Errorf("%s, round %d: %w", sys, round, err)
-			}
-			cells = append(cells, got...)
+		got, err := cfg.measure(ctx, dir, mock.URL, round, stderr)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", round, err)
 		}
+		cells = append(cells, got...)
 	}
 	fsyncs := map[string]map[int]float64{}
 	if strace {
@@ -253,23 +251,34 @@ func moduleRoot() (string, error) {
 
 // measure runs one round of one system: a fresh server (and database), then
 // every concurrency in turn.
-func (cfg *config) measure(ctx context.Context, dir, api, sys string, round int, stderr io.Writer) ([]cell, error) {
-	targets, stopAll, err := cfg.start(ctx, dir, api, sys, round, false)
-	if err != nil {
-		return nil, err
+// measure runs one round: every system started afresh (an idle server
+// costs nothing), then at each concurrency each system in turn. Interleaved,
+// the cells a ratio compares are a minute apart at most: the machines this
+// runs on change speed by ±15 % from one minute to the next, and with each
+// system's cells run together the ratios moved as much.
+func (cfg *config) measure(ctx context.Context, dir, api string, round int, stderr io.Writer) ([]cell, error) {
+	targets := map[string][]target{}
+	for _, sys := range cfg.systems {
+		t, stop, err := cfg.start(ctx, dir, api, sys, round, false)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sys, err)
+		}
+		defer stop()
+		targets[sys] = t
 	}
-	defer stopAll()
 	var out []cell
 	for _, c := range cfg.conc {
-		fmt.Fprintf(stderr, "round %d  %-12s c=%-4d ", round, sys, c)
-		got, err := runCell(ctx, targets, c, cfg.warmup, cfg.duration, nil)
-		if err != nil {
-			fmt.Fprintln(stderr)
-			return nil, err
+		for _, sys := range cfg.systems {
+			fmt.Fprintf(stderr, "round %d  %-12s c=%-4d ", round, sys, c)
+			got, err := runCell(ctx, targets[sys], c, cfg.warmup, cfg.duration, nil)
+			if err != nil {
+				fmt.Fprintln(stderr)
+				return nil, fmt.Errorf("%s: %w", sys, err)
+			}
+			got.System, got.Round = sys, round
+			fmt.Fprintf(stderr, "%8.0f exec/s  p50 %-9s p99 %-9s cpu/exec %-9s rss %s\n", got.PerSec, ms(got.P50), ms(got.P99), us(got.CPUPerExec), mib(got.RSS))
+			out = append(out, got)
 		}
-		got.System, got.Round = sys, round
-		fmt.Fprintf(stderr, "%8.0f exec/s  p50 %-9s p99 %-9s cpu/exec %-9s rss %s\n", got.PerSec, ms(got.P50), ms(got.P99), us(got.CPUPerExec), mib(got.RSS))
-		out = append(out, got)
 	}
 	return out, nil
 }

@@ -20,6 +20,9 @@ type summary struct {
 	p99    time.Duration
 	cpu    time.Duration
 	rss    int64
+	// ratio is the median over rounds of exec/s ÷ the hand-written
+	// server's in the same round at the same c (0 without it).
+	ratio float64
 }
 
 // summarize takes, for each system and concurrency, the median of each
@@ -37,8 +40,20 @@ func summarize(cells []cell, cfg config) []summary {
 			if len(got) == 0 {
 				continue
 			}
+			var ratios []cell
+			for _, x := range got {
+				for _, h := range cells {
+					if h.System == "handwritten" && h.C == c && h.Round == x.Round && h.PerSec > 0 {
+						ratios = append(ratios, cell{PerSec: x.PerSec / h.PerSec})
+					}
+				}
+			}
+			ratio := 0.0
+			if len(ratios) > 0 {
+				ratio = median(ratios, func(x cell) float64 { return x.PerSec })
+			}
 			out = append(out, summary{
-				system: sys, c: c, rounds: len(got),
+				system: sys, c: c, rounds: len(got), ratio: ratio,
 				perSec: median(got, func(x cell) float64 { return x.PerSec }),
 				p50:    time.Duration(median(got, func(x cell) float64 { return float64(x.P50) })),
 				p99:    time.Duration(median(got, func(x cell) float64 { return float64(x.P99) })),
@@ -71,14 +86,8 @@ func report(w io.Writer, cfg config, rows []summary, fsyncs map[string]map[int]f
 	fmt.Fprintf(w, "\n%s · %s · %d CPUs (%s) · %s · load average %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
 		cpuModel(), runtime.NumCPU(), host, runtime.Version(), loadAvg())
 	fmt.Fprintf(w, "go run ./cmd/bench-e2e %s\n", strings.Join(os.Args[1:], " "))
-	fmt.Fprintf(w, "closed loop, %s per cell after %s of warm-up, %d round(s) (medians), view=%s, every answer checked; took %s\n\n",
+	fmt.Fprintf(w, "closed loop, %s per cell after %s of warm-up, %d round(s) (medians; ÷ hand-written: the median of each round's ratio, the systems' cells interleaved), view=%s, every answer checked; took %s\n\n",
 		cfg.duration, cfg.warmup, cfg.rounds, cfg.view, took.Round(time.Second))
-	base := map[int]float64{}
-	for _, r := range rows {
-		if r.system == "handwritten" {
-			base[r.c] = r.perSec
-		}
-	}
 	fmt.Fprintln(w, "| system | c | exec/s | p50 | p99 | server CPU/exec | peak RSS | fsyncs/exec | ÷ hand-written |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
@@ -89,8 +98,8 @@ func report(w io.Writer, cfg config, rows []summary, fsyncs map[string]map[int]f
 			fsync = "(not counted)"
 		}
 		ratio := "—"
-		if b := base[r.c]; b > 0 && r.system != "handwritten" {
-			ratio = fmt.Sprintf("%.3f×", r.perSec/b)
+		if r.ratio > 0 && r.system != "handwritten" {
+			ratio = fmt.Sprintf("%.3f×", r.ratio)
 		}
 		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n",
 			r.system, r.c, r.perSec, ms(r.p50), ms(r.p99), us(r.cpu), mib(r.rss), fsync, ratio)
