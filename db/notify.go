@@ -48,10 +48,13 @@ func (s *Store) catalogChanged(ctx context.Context) {
 // CatalogChanges returns a channel that receives when workflows or API keys
 // change in the database, through any instance — and after the listening
 // connection was lost and made again, when changes may have been missed. On
-// PostgreSQL only; on SQLite the channel never fires (weft apikey revoke
-// --db beside a server sends nothing: its cache's TTL applies). The
-// channel is closed once ctx is done.
+// PostgreSQL only; on SQLite it is nil (weft apikey revoke --db beside a
+// server sends nothing: its cache's TTL applies). The channel is closed
+// once ctx is done.
 func (s *Store) CatalogChanges(ctx context.Context) (<-chan struct{}, error) {
+	if !s.db.pg {
+		return nil, nil
+	}
 	return s.subscribe(ctx, catalogChannel)
 }
 
