@@ -10,8 +10,15 @@ import (
 	"github.com/weftworks/weft/core"
 )
 
-// working runs eng.Work until the test ends, and waits until Start can use
-// its slots.
+// memoryEngine is an engine on a memory store, with the test components.
+func memoryEngine(t *testing.T) (*core.Engine, *core.MemoryStore, *testComponents) {
+	reg, tc := newRegistry(t)
+	store := core.NewMemoryStore()
+	return core.New(core.Options{Registry: reg, Store: store}), store, tc
+}
+
+// working runs eng.Work until the test ends (startHere waits until Start can
+// use its slots).
 func working(t *testing.T, eng *core.Engine, concurrency int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -62,9 +69,7 @@ func startHere(t *testing.T, eng *core.Engine, plan *core.Plan, input any) *core
 // record — the one the store has — without anyone reading the store.
 func TestStartRunsHere(t *testing.T) {
 	t.Parallel()
-	reg, _ := newRegistry(t)
-	store := core.NewMemoryStore()
-	eng := core.New(core.Options{Registry: reg, Store: store})
+	eng, store, _ := memoryEngine(t)
 	working(t, eng, 4)
 	plan := compile(t, eng, echoTwice)
 	st := startHere(t, eng, plan, map[string]any{"n": 21})
@@ -83,9 +88,7 @@ func TestStartRunsHere(t *testing.T) {
 // store, PENDING, and a worker that claims it reports its end as well.
 func TestStartQueuesWithoutWork(t *testing.T) {
 	t.Parallel()
-	reg, _ := newRegistry(t)
-	store := core.NewMemoryStore()
-	eng := core.New(core.Options{Registry: reg, Store: store})
+	eng, store, _ := memoryEngine(t)
 	plan := compile(t, eng, echoTwice)
 	st, err := eng.Start(context.Background(), plan, map[string]any{"n": 1}, core.StartOptions{})
 	require.NoError(t, err)
@@ -103,9 +106,7 @@ func TestStartQueuesWithoutWork(t *testing.T) {
 // concurrency at once.
 func TestStartQueuesWhenFull(t *testing.T) {
 	t.Parallel()
-	reg, tc := newRegistry(t)
-	store := core.NewMemoryStore()
-	eng := core.New(core.Options{Registry: reg, Store: store})
+	eng, store, tc := memoryEngine(t)
 	working(t, eng, 1)
 	blocking := compile(t, eng, `{"name": "b", "steps": [{"id": "b", "type": "block", "config": {"n": "x"}}]}`)
 	first := startHere(t, eng, blocking, nil)
@@ -124,9 +125,7 @@ func TestStartQueuesWhenFull(t *testing.T) {
 // nothing and names the first.
 func TestStartIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	reg, tc := newRegistry(t)
-	store := core.NewMemoryStore()
-	eng := core.New(core.Options{Registry: reg, Store: store})
+	eng, _, tc := memoryEngine(t)
 	working(t, eng, 4)
 	plan := compile(t, eng, echoTwice)
 	var ids []string

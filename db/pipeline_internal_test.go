@@ -2,10 +2,6 @@ package db
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -18,26 +14,7 @@ import (
 // pipelineDB opens a fresh schema of the PostgreSQL test database.
 func pipelineDB(t *testing.T) *DB {
 	t.Helper()
-	base := os.Getenv("WEFT_TEST_POSTGRES_DSN")
-	if base == "" {
-		t.Skip("PostgreSQL tests skipped: set WEFT_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
-	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("weft_test_%d", rand.Int64N(1<<40))
-	admin, err := Open(ctx, base, Options{NoMigrate: true})
-	require.NoError(t, err)
-	_, err = admin.Bun().ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Bun().ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	d, err := Open(ctx, u.String(), Options{})
+	d, err := Open(context.Background(), FreshPostgresDSN(t), Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return d

@@ -1,11 +1,10 @@
-package server
+package server_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/server"
 )
 
 // Two instances share PostgreSQL: a key revoked through one stops working
@@ -26,22 +26,7 @@ func TestCatalogChangesAcrossInstances(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	admin, err := db.Open(ctx, base, db.Options{NoMigrate: true})
-	require.NoError(t, err)
-	schema := "srv_catalog_changes"
-	for _, q := range []string{"DROP SCHEMA IF EXISTS " + schema + " CASCADE", "CREATE SCHEMA " + schema} {
-		_, err := admin.Bun().ExecContext(ctx, q)
-		require.NoError(t, err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Bun().ExecContext(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-		_ = admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	dsn := base + sep + "search_path=" + schema
+	dsn := freshPostgres(t, base)
 	one, err := db.Open(ctx, dsn, db.Options{})
 	require.NoError(t, err)
 	defer one.Close()
@@ -52,13 +37,11 @@ func TestCatalogChangesAcrossInstances(t *testing.T) {
 	changes, err := two.Store().CatalogChanges(ctx)
 	require.NoError(t, err)
 	eng := core.New(core.Options{Registry: steps.NewRegistry(steps.Options{}), Store: two.Store()})
-	srv, err := New(Options{Engine: eng, Catalog: two.Store(), Keys: two.Store(), CatalogChanges: changes})
+	srv, err := server.New(server.Options{Engine: eng, Catalog: two.Store(), Keys: two.Store(), CatalogChanges: changes})
 	require.NoError(t, err)
-	frozen := time.Now()
-	srv.keyCache.now = func() time.Time { return frozen } // cached for good, but for notifications
-	srv.wfCache.now = srv.keyCache.now
+	server.FreezeLookups(srv, time.Now()) // cached for good, but for notifications
 
-	secret, key, err := CreateKey(ctx, one.Store(), "elsewhere", RoleViewer)
+	secret, key, err := server.CreateKey(ctx, one.Store(), "elsewhere", server.RoleViewer)
 	require.NoError(t, err)
 	status := func() int {
 		req := httptest.NewRequest(http.MethodGet, "/api/v1/workflows", nil)
