@@ -41,8 +41,10 @@ type committer struct {
 	// running them (PostgreSQL: see tryPipelined).
 	pipe    *pipeline
 	rebinds map[string]string // the PostgreSQL text of each hot statement
-	// pipelined counts the batches committed pipelined (tests).
+	// pipelined counts the batches committed pipelined, written the writes
+	// committed (tests).
 	pipelined int
+	written   int
 }
 
 type op struct {
@@ -87,7 +89,7 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx bun.
 // doKeyed is do for a write that replaces the rows named by keys; piped
 // says fn may be pipelined (see op.piped).
 func (c *committer) doKeyed(ctx context.Context, keys []string, piped bool, fn func(ctx context.Context, tx bun.Tx) error) error {
-	o, err := c.enqueue(ctx, keys, piped, fn, nil)
+	o, err := c.enqueue(ctx, keys, piped, false, fn, nil)
 	if err != nil {
 		return err
 	}
@@ -96,10 +98,10 @@ func (c *committer) doKeyed(ctx context.Context, keys []string, piped bool, fn f
 	return <-o.done
 }
 
-// enqueue queues a write; its outcome comes on the op's done channel. A
-// write with onErr is async: nobody waits for it.
-func (c *committer) enqueue(ctx context.Context, keys []string, piped bool, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: onErr != nil, onErr: onErr, piped: piped}
+// enqueue queues a write; its outcome comes on the op's done channel, and
+// its failure to onErr (when not nil) first. Nobody waits for an async one.
+func (c *committer) enqueue(ctx context.Context, keys []string, piped, async bool, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: async, onErr: onErr, piped: piped}
 	c.gate.RLock()
 	defer c.gate.RUnlock()
 	if c.shut {
@@ -118,7 +120,7 @@ func (c *committer) enqueue(ctx context.Context, keys []string, piped bool, fn f
 // the order they are queued, and an async one may be dropped in favour of a
 // later write of the same keys.
 func (c *committer) async(ctx context.Context, keys []string, piped bool, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) {
-	if _, err := c.enqueue(context.WithoutCancel(ctx), keys, piped, fn, onErr); err != nil {
+	if _, err := c.enqueue(context.WithoutCancel(ctx), keys, piped, true, fn, onErr); err != nil {
 		onErr(err)
 	}
 }
@@ -147,6 +149,7 @@ func (c *committer) loop() {
 			for {
 				select {
 				case o := <-c.ops:
+					c.written++
 					o.finish(c.commit([]*op{o})[0])
 				default:
 					return
@@ -158,6 +161,7 @@ func (c *committer) loop() {
 			batch = c.fill(c.awaitCompany(batch))
 		}
 		batch = coalesce(batch)
+		c.written += len(batch)
 		for i, err := range c.commit(batch) {
 			batch[i].finish(err)
 		}

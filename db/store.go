@@ -467,34 +467,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 	for i, st := range cp.Steps {
 		keys[i] = id + "/" + st.ID
 	}
-	write := func(ctx context.Context, tx bun.Tx) error {
-		rest := steps // the write may run twice (a batch retried with savepoints)
-		var err error
-		switch {
-		case hdr != nil:
-			args := []any{now, string(hdr.Status), hdr.Output, hdr.Error, hdr.FailedStep,
-				hdr.StartedAt, hdr.FinishedAt, hdr.DurationMs, hdr.WakeAt, hdr.dueAt()}
-			q := sqlHeaderRelease
-			if !cp.Release {
-				q = sqlHeader
-				args = append(args, hdr.dueAt())
-			}
-			err = s.db.execGuarded(ctx, tx, q, append(args, id, lease.Owner, lease.Token)...)
-		case cp.Release:
-			err = s.db.execGuarded(ctx, tx, sqlGuardRelease, now, id, lease.Owner, lease.Token)
-		case len(rest) > 0:
-			// The lease check rides on the first row's write.
-			args := append(stepArgs(&rest[0]), id, lease.Owner, lease.Token)
-			err = s.db.execGuarded(ctx, tx, sqlUpsertStepGuarded, args...)
-			rest = rest[1:]
-		default:
-			err = s.db.execGuarded(ctx, tx, sqlGuard, now, id, lease.Owner, lease.Token)
-		}
-		if err != nil {
-			return err
-		}
-		return s.db.upsertSteps(ctx, tx, rest)
-	}
+	write := s.db.checkpointWrite(id, lease, steps, hdr, cp.Release, now)
 	async := cp.Async && cp.Execution == nil && !cp.Release
 	if !async {
 		// Known before: not written at all (an at-most-once step's start
@@ -527,6 +500,40 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		return nil
 	}
 	return s.db.awaited(id, lease.Token, s.db.batch.doKeyed(ctx, keys, true, write))
+}
+
+// checkpointWrite is the write of a checkpoint of execution id: the header
+// (when hdr is not nil) and the step rows, if the lease is still held (the
+// lease check rides on the first statement). now is the row's updated_at.
+func (d *DB) checkpointWrite(id string, lease core.Lease, steps []StepExecution, hdr *WorkflowExecution, release bool, now int64) func(ctx context.Context, tx bun.Tx) error {
+	return func(ctx context.Context, tx bun.Tx) error {
+		rest := steps // the write may run twice (a batch retried with savepoints)
+		var err error
+		switch {
+		case hdr != nil:
+			args := []any{now, string(hdr.Status), hdr.Output, hdr.Error, hdr.FailedStep,
+				hdr.StartedAt, hdr.FinishedAt, hdr.DurationMs, hdr.WakeAt, hdr.dueAt()}
+			q := sqlHeaderRelease
+			if !release {
+				q = sqlHeader
+				args = append(args, hdr.dueAt())
+			}
+			err = d.execGuarded(ctx, tx, q, append(args, id, lease.Owner, lease.Token)...)
+		case release:
+			err = d.execGuarded(ctx, tx, sqlGuardRelease, now, id, lease.Owner, lease.Token)
+		case len(rest) > 0:
+			// The lease check rides on the first row's write.
+			args := append(stepArgs(&rest[0]), id, lease.Owner, lease.Token)
+			err = d.execGuarded(ctx, tx, sqlUpsertStepGuarded, args...)
+			rest = rest[1:]
+		default:
+			err = d.execGuarded(ctx, tx, sqlGuard, now, id, lease.Owner, lease.Token)
+		}
+		if err != nil {
+			return err
+		}
+		return d.upsertSteps(ctx, tx, rest)
+	}
 }
 
 // awaited completes an awaited write: it fails when an async write before it
