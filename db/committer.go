@@ -17,34 +17,20 @@ import (
 // fails (a lost lease) is rolled back alone while the others commit. On
 // SQLite it is also the one writer of the process, so no write ever waits
 // for another's lock.
-//
-// Writes are committed in the order they are queued, by one goroutine at a
-// time: the committer's loop, or — when nobody is committing — the goroutine
-// that waits for a write, which then commits the queue up to its own write
-// and hands the rest to the loop. An execution run alone costs its durable
-// points no hand-over to the loop and back: on a machine of few cores, each
-// such wake-up of another goroutine costs more than the statements.
 type committer struct {
 	db       *bun.DB
 	pg       bool
+	ops      chan *op
 	maxBatch int
 	wg       sync.WaitGroup
+	closed   chan struct{}
 	once     sync.Once
-
-	// qmu guards the queue, running and shut.
-	qmu   sync.Mutex
-	queue []*op
-	// running: a goroutine — the loop or a waiter — commits the queue; the
-	// fields below are its own until it sets running back.
-	running bool
-	// shut: closing; writes are refused, the loop commits what is queued
-	// and ends.
+	// gate orders enqueue against close: once close holds it, no write
+	// enters the queue after the loop's final drain.
+	gate sync.RWMutex
 	shut bool
-	// wake tells the loop to look at the queue again (buffered: a signal
-	// sent while it is busy is not lost).
-	wake chan struct{}
 
-	// The runner's own: a connection of its own, so that a batch takes none
+	// The loop's own: a connection of its own, so that a batch takes none
 	// from the pool (on SQLite the committer is the only writer anyway), the
 	// hot statements prepared on it (see exec), and the open transaction.
 	conn  bun.Conn // conn.Conn is nil until the first batch and after a failure
@@ -56,25 +42,22 @@ type committer struct {
 	pipe    *pipeline
 	rebinds map[string]string // the PostgreSQL text of each hot statement
 	// pipelined counts the batches committed pipelined, written the writes
-	// committed, led the batches committed by a waiter (tests).
+	// committed (tests).
 	pipelined int
 	written   int
-	led       int
 }
 
 type op struct {
-	ctx context.Context
-	fn  func(ctx context.Context, tx bun.Tx) error
-	// done is closed once the write is committed or has failed (err).
-	done chan struct{}
-	err  error
+	ctx  context.Context
+	fn   func(ctx context.Context, tx bun.Tx) error
+	done chan error
 	// keys name the rows the write replaces (execution/step). An async
 	// write is dropped when a later write in the same batch replaces the
 	// same rows: the later one holds the newer state.
 	keys  []string
 	async bool
-	// onErr learns of the write's failure — from the committer itself,
-	// before any later write is acknowledged (see Store.Checkpoint).
+	// onErr, for an async write, learns of its failure — from the committer
+	// itself, before any later write is acknowledged (see Store.Checkpoint).
 	onErr func(error)
 	// piped says fn only runs hot statements (DB.exec, DB.execGuarded) and
 	// reads nothing back: on PostgreSQL its statements may be pipelined.
@@ -86,24 +69,13 @@ func (o *op) finish(err error) {
 	if err != nil && o.onErr != nil {
 		o.onErr(err)
 	}
-	o.err = err
-	close(o.done)
-}
-
-// finished reports whether the write's outcome is known.
-func (o *op) finished() bool {
-	select {
-	case <-o.done:
-		return true
-	default:
-		return false
-	}
+	o.done <- err
 }
 
 var errClosed = errors.New("database closed")
 
 func newCommitter(db *bun.DB, pg bool, maxBatch int) *committer {
-	c := &committer{db: db, pg: pg, maxBatch: maxBatch, wake: make(chan struct{}, 1)}
+	c := &committer{db: db, pg: pg, ops: make(chan *op, 4*maxBatch), maxBatch: maxBatch, closed: make(chan struct{})}
 	c.wg.Add(1)
 	go c.loop()
 	return c
@@ -121,65 +93,25 @@ func (c *committer) doKeyed(ctx context.Context, keys []string, piped bool, fn f
 	if err != nil {
 		return err
 	}
-	return c.await(o)
+	// Once queued, the write happens: wait for it even if ctx ends, so the
+	// caller never believes a committed write failed.
+	return <-o.done
 }
 
-// enqueue queues a write; await tells its outcome, which goes to onErr
-// (when not nil) first. Nobody waits for an async one: the loop commits it.
-// An awaited one must be awaited — its waiter may be the one to commit it.
+// enqueue queues a write; its outcome comes on the op's done channel, and
+// its failure to onErr (when not nil) first. Nobody waits for an async one.
 func (c *committer) enqueue(ctx context.Context, keys []string, piped, async bool, fn func(ctx context.Context, tx bun.Tx) error, onErr func(error)) (*op, error) {
-	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan struct{}), keys: keys, async: async, onErr: onErr, piped: piped}
-	c.qmu.Lock()
+	o := &op{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1), keys: keys, async: async, onErr: onErr, piped: piped}
+	c.gate.RLock()
+	defer c.gate.RUnlock()
 	if c.shut {
-		c.qmu.Unlock()
 		return nil, errClosed
 	}
-	c.queue = append(c.queue, o)
-	// The loop commits async writes; while anyone commits, it is told too
-	// (it may be waiting for company for a batch of async writes).
-	signal := async || c.running
-	c.qmu.Unlock()
-	if signal {
-		c.signal()
-	}
-	return o, nil
-}
-
-// await waits for a queued write's outcome. Once queued, the write happens:
-// the caller never believes a committed write failed. When nobody is
-// committing, the caller commits the queue itself up to its write.
-func (c *committer) await(o *op) error {
-	c.qmu.Lock()
-	if c.running || c.shut || o.finished() {
-		c.qmu.Unlock()
-		<-o.done
-		return o.err
-	}
-	c.running = true
-	c.qmu.Unlock()
-	c.lead(o)
-	<-o.done
-	return o.err
-}
-
-// lead commits the queue, batch by batch, until until is committed, then
-// hands what is left to the loop.
-func (c *committer) lead(until *op) {
-	for {
-		c.qmu.Lock()
-		if until.finished() || len(c.queue) == 0 {
-			c.running = false
-			more := len(c.queue) > 0 || c.shut
-			c.qmu.Unlock()
-			if more {
-				c.signal()
-			}
-			return
-		}
-		batch := c.takeLocked(c.maxBatch)
-		c.qmu.Unlock()
-		c.led++
-		c.commitBatch(batch)
+	select {
+	case c.ops <- o: // the loop drains the queue until close has the gate
+		return o, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -193,86 +125,46 @@ func (c *committer) async(ctx context.Context, keys []string, piped bool, fn fun
 	}
 }
 
-// signal wakes the loop to look at the queue.
-func (c *committer) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // a signal is pending already
-	}
-}
-
 func (c *committer) close() {
 	c.once.Do(func() {
-		c.qmu.Lock()
-		c.shut = true // writes being queued got in first; later ones are refused
-		c.qmu.Unlock()
-		c.signal()
+		c.gate.Lock() // writes being queued get in first; later ones are refused
+		c.shut = true
+		c.gate.Unlock()
+		close(c.closed)
 	})
 	c.wg.Wait()
 }
 
-// loop commits what nobody else does: async writes, and the writes queued
-// while a waiter committed its own. It ends once closed and all is written.
 func (c *committer) loop() {
 	defer c.wg.Done()
 	defer c.release()
+	batch := make([]*op, 0, c.maxBatch)
 	for {
-		c.qmu.Lock()
-		switch {
-		case c.running:
-			// A waiter commits; it signals when it hands over.
-		case len(c.queue) > 0:
-			c.running = true
-			c.qmu.Unlock()
-			c.runQueued()
-			continue
-		case c.shut:
-			c.qmu.Unlock()
-			return
+		batch = batch[:0]
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+		case <-c.closed:
+			// Drain what was queued before the close.
+			for {
+				select {
+				case o := <-c.ops:
+					c.written++
+					o.finish(c.commit([]*op{o})[0])
+				default:
+					return
+				}
+			}
 		}
-		c.qmu.Unlock()
-		<-c.wake
-	}
-}
-
-// runQueued commits the queue until it is empty (the loop is the runner).
-func (c *committer) runQueued() {
-	for {
-		c.qmu.Lock()
-		batch := c.takeLocked(c.maxBatch)
-		if len(batch) == 0 {
-			c.running = false
-			c.qmu.Unlock()
-			return
+		batch = c.fill(batch)
+		if allAsync(batch) {
+			batch = c.fill(c.awaitCompany(batch))
 		}
-		shut := c.shut
-		c.qmu.Unlock()
-		if allAsync(batch) && !shut {
-			batch = c.awaitCompany(batch)
+		batch = coalesce(batch)
+		c.written += len(batch)
+		for i, err := range c.commit(batch) {
+			batch[i].finish(err)
 		}
-		c.commitBatch(batch)
-	}
-}
-
-// takeLocked takes up to n writes from the head of the queue.
-func (c *committer) takeLocked(n int) []*op {
-	n = min(n, len(c.queue))
-	if n == 0 {
-		return nil
-	}
-	batch := slices.Clone(c.queue[:n])
-	rest := copy(c.queue, c.queue[n:])
-	clear(c.queue[rest:])
-	c.queue = c.queue[:rest]
-	return batch
-}
-
-// commitBatch commits a batch and reports each write's outcome.
-func (c *committer) commitBatch(batch []*op) {
-	batch = coalesce(batch)
-	c.written += len(batch)
-	for i, err := range c.commit(batch) {
-		batch[i].finish(err)
 	}
 }
 
@@ -295,26 +187,40 @@ func allAsync(batch []*op) bool {
 	return true
 }
 
-// awaitCompany waits for more writes to join a batch of async ones: it
-// returns once an awaited write is in the batch, the batch is full,
-// asyncLinger has passed or the committer closes.
+// awaitCompany waits for one more write to join a batch of async ones: it
+// returns when an awaited write comes, the batch is full, asyncLinger has
+// passed or the committer closes (fill then takes what came with it).
 func (c *committer) awaitCompany(batch []*op) []*op {
 	t := time.NewTimer(asyncLinger)
 	defer t.Stop()
-	for expired := false; ; {
-		c.qmu.Lock()
-		batch = append(batch, c.takeLocked(c.maxBatch-len(batch))...)
-		enough := expired || c.shut || len(batch) >= c.maxBatch || !allAsync(batch)
-		c.qmu.Unlock()
-		if enough {
+	for len(batch) < c.maxBatch {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+			if !o.async {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-c.closed:
 			return batch
 		}
+	}
+	return batch
+}
+
+// fill adds the writes already queued to a batch, up to maxBatch, without
+// waiting.
+func (c *committer) fill(batch []*op) []*op {
+	for len(batch) < c.maxBatch {
 		select {
-		case <-c.wake:
-		case <-t.C:
-			expired = true
+		case o := <-c.ops:
+			batch = append(batch, o)
+		default:
+			return batch
 		}
 	}
+	return batch
 }
 
 // coalesce drops the async writes that a later write of the batch replaces.

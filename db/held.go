@@ -181,7 +181,7 @@ func (d *DB) flushHeldWrote(id string) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	return true, d.batch.await(o)
+	return true, <-o.done
 }
 
 // flushExpiredHeld queues the held executions whose lease has run out by

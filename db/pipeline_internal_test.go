@@ -40,7 +40,7 @@ func TestPipelinedBatch(t *testing.T) {
 	step := func(id, key string, token int64) *op {
 		row := StepExecution{ExecutionID: id, StepKey: key, Attempt: 1, StepID: key, StepType: "HTTP_REQUEST",
 			Status: ExecutionStatus(core.StatusCompleted), StepStatus: ExecutionStatus(core.StatusCompleted)}
-		return &op{ctx: ctx, piped: true, done: make(chan struct{}), fn: func(ctx context.Context, tx bun.Tx) error {
+		return &op{ctx: ctx, piped: true, done: make(chan error, 1), fn: func(ctx context.Context, tx bun.Tx) error {
 			if err := d.execGuarded(ctx, tx, sqlGuard, micros(now), id, "me", token); err != nil {
 				return err
 			}

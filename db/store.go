@@ -480,7 +480,7 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		if err != nil || o == nil {
 			return err
 		}
-		return s.db.awaited(id, lease.Token, s.db.batch.await(o))
+		return s.db.awaited(id, lease.Token, <-o.done)
 	}
 	// This write supersedes the progress records of its steps still held
 	// back; an awaited one first queues the execution's others, so that
