@@ -110,3 +110,21 @@ func TestFlags(t *testing.T) {
 		require.Contains(t, stderr.String(), tt.want)
 	}
 }
+
+// The ratio is the median of the rounds' ratios, with the lowest and the
+// highest beside it.
+func TestRatioOverRounds(t *testing.T) {
+	var cells []cell
+	for round, pair := range [][2]float64{{1000, 500}, {1000, 400}, {800, 480}} {
+		cells = append(cells, cell{System: "handwritten", Round: round + 1, C: 8, PerSec: pair[0]},
+			cell{System: "weft", Round: round + 1, C: 8, PerSec: pair[1]})
+	}
+	cfg := config{systems: []string{"handwritten", "weft"}, conc: []int{8}, rounds: 3}
+	rows := summarize(cells, cfg)
+	require.Len(t, rows, 2)
+	require.InDelta(t, 0.5, rows[1].ratio, 1e-9)
+	var out bytes.Buffer
+	report(&out, cfg, rows, nil, false, 0)
+	require.Contains(t, out.String(), "| weft | 8 | 480 | ")
+	require.Contains(t, out.String(), " | 0.500× (0.400–0.600) |")
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -21,8 +22,11 @@ type summary struct {
 	cpu    time.Duration
 	rss    int64
 	// ratio is the median over rounds of exec/s ÷ the hand-written
-	// server's in the same round at the same c (0 without it).
-	ratio float64
+	// server's in the same round at the same c (0 without it); ratioMin
+	// and ratioMax the lowest and highest round's, printed beside it: a
+	// threshold met by the median but not by every round is met within the
+	// machine's noise only.
+	ratio, ratioMin, ratioMax float64
 }
 
 // summarize takes, for each system and concurrency, the median of each
@@ -48,12 +52,14 @@ func summarize(cells []cell, cfg config) []summary {
 					}
 				}
 			}
-			ratio := 0.0
+			var ratio, lo, hi float64
 			if len(ratios) > 0 {
 				ratio = median(ratios, func(x cell) float64 { return x.PerSec })
+				lo = slices.MinFunc(ratios, func(a, b cell) int { return cmp.Compare(a.PerSec, b.PerSec) }).PerSec
+				hi = slices.MaxFunc(ratios, func(a, b cell) int { return cmp.Compare(a.PerSec, b.PerSec) }).PerSec
 			}
 			out = append(out, summary{
-				system: sys, c: c, rounds: len(got), ratio: ratio,
+				system: sys, c: c, rounds: len(got), ratio: ratio, ratioMin: lo, ratioMax: hi,
 				perSec: median(got, func(x cell) float64 { return x.PerSec }),
 				p50:    time.Duration(median(got, func(x cell) float64 { return float64(x.P50) })),
 				p99:    time.Duration(median(got, func(x cell) float64 { return float64(x.P99) })),
@@ -86,7 +92,7 @@ func report(w io.Writer, cfg config, rows []summary, fsyncs map[string]map[int]f
 	fmt.Fprintf(w, "\n%s · %s · %d CPUs (%s) · %s · load average %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
 		cpuModel(), runtime.NumCPU(), host, runtime.Version(), loadAvg())
 	fmt.Fprintf(w, "go run ./cmd/bench-e2e %s\n", strings.Join(os.Args[1:], " "))
-	fmt.Fprintf(w, "closed loop, %s per cell after %s of warm-up, %d round(s) (medians; ÷ hand-written: the median of each round's ratio, the systems' cells interleaved), view=%s, every answer checked; took %s\n\n",
+	fmt.Fprintf(w, "closed loop, %s per cell after %s of warm-up, %d round(s) (medians; ÷ hand-written: the median of each round's ratio, the lowest and highest in brackets, the systems' cells interleaved), view=%s, every answer checked; took %s\n\n",
 		cfg.duration, cfg.warmup, cfg.rounds, cfg.view, took.Round(time.Second))
 	fmt.Fprintln(w, "| system | c | exec/s | p50 | p99 | server CPU/exec | peak RSS | fsyncs/exec | ÷ hand-written |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
@@ -100,6 +106,9 @@ func report(w io.Writer, cfg config, rows []summary, fsyncs map[string]map[int]f
 		ratio := "—"
 		if r.ratio > 0 && r.system != "handwritten" {
 			ratio = fmt.Sprintf("%.3f×", r.ratio)
+			if r.ratioMin < r.ratioMax {
+				ratio += fmt.Sprintf(" (%.3f–%.3f)", r.ratioMin, r.ratioMax)
+			}
 		}
 		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n",
 			r.system, r.c, r.perSec, ms(r.p50), ms(r.p99), us(r.cpu), mib(r.rss), fsync, ratio)
