@@ -10,6 +10,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/storetest"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/db/dbtest"
 )
 
 // backend makes fresh, empty databases of one kind.
@@ -44,8 +45,8 @@ func openDB(t *testing.T, dsn string) *db.DB {
 }
 
 // postgresDSN returns a DSN to a fresh schema of the test database, or
-// skips (FreshPostgresDSN).
-func postgresDSN(t testing.TB) string { return db.FreshPostgresDSN(t) }
+// skips.
+func postgresDSN(t testing.TB) string { return dbtest.PostgresDSN(t) }
 
 func TestStoreConformance(t *testing.T) {
 	t.Parallel()

@@ -9,15 +9,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/db/dbtest"
 )
 
 // heldDSNs are the databases the held-records tests run on: SQLite always,
 // PostgreSQL when WEFT_TEST_POSTGRES_DSN is set.
-func heldDSNs(t *testing.T) map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "weft.db") },
-		"postgres": func(t *testing.T) string { return FreshPostgresDSN(t) },
-	}
+var heldDSNs = map[string]func(t *testing.T) string{
+	"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "weft.db") },
+	"postgres": func(t *testing.T) string { return dbtest.PostgresDSN(t) },
+}
+
+// heldExecution opens dsn with nothing leaving the hold on a timer, and
+// creates execution "x" there under the lease it returns, held.
+func heldExecution(t *testing.T, dsn string) (*DB, core.Lease, time.Time) {
+	t.Helper()
+	d, err := Open(context.Background(), dsn, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	d.held.holdFor = time.Hour
+	now := time.Now().Truncate(time.Millisecond)
+	lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
+	x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
+	require.NoError(t, d.Store().CreateExecution(context.Background(), x, &lease))
+	return d, lease, now
 }
 
 // After an execution's first awaited write, what nobody waits for is held
@@ -25,18 +39,12 @@ func heldDSNs(t *testing.T) map[string]func(t *testing.T) string {
 // while it runs costs two writes, not one per step.
 func TestHeldAfterTheFirstWrite(t *testing.T) {
 	t.Parallel()
-	for name, dsn := range heldDSNs(t) {
+	for name, dsn := range heldDSNs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			d, err := Open(ctx, dsn(t), Options{})
-			require.NoError(t, err)
-			d.held.holdFor = time.Hour // nothing leaves the hold on a timer here
+			d, lease, now := heldExecution(t, dsn(t))
 			store := d.Store()
-			now := time.Now().Truncate(time.Millisecond)
-			lease := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-			x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
-			require.NoError(t, store.CreateExecution(ctx, x, &lease))
 			step := func(id string, s core.Status) *core.StepState {
 				return &core.StepState{ID: id, Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
 					History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}
@@ -80,19 +88,12 @@ func TestHeldAfterTheFirstWrite(t *testing.T) {
 // not written over the new owner's: they fail on their lease.
 func TestHeldRecordsOfALostLease(t *testing.T) {
 	t.Parallel()
-	for name, dsn := range heldDSNs(t) {
+	for name, dsn := range heldDSNs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			d, err := Open(ctx, dsn(t), Options{})
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = d.Close() })
-			d.held.holdFor = time.Hour
+			d, mine, now := heldExecution(t, dsn(t))
 			store := d.Store()
-			now := time.Now().Truncate(time.Millisecond)
-			mine := core.Lease{Owner: "me", Token: 1, Until: now.Add(time.Minute)}
-			x := &core.Execution{ID: "x", WorkflowID: "wf", WorkflowVersion: 1, Status: core.StatusRunning, CreatedAt: now, StartedAt: now}
-			require.NoError(t, store.CreateExecution(ctx, x, &mine))
 			step := func(s core.Status) *core.Checkpoint {
 				return &core.Checkpoint{Steps: []*core.StepState{{ID: "a", Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
 					History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}}}

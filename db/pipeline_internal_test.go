@@ -9,12 +9,13 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/weftworks/weft/core"
+	"github.com/weftworks/weft/db/dbtest"
 )
 
 // pipelineDB opens a fresh schema of the PostgreSQL test database.
 func pipelineDB(t *testing.T) *DB {
 	t.Helper()
-	d, err := Open(context.Background(), FreshPostgresDSN(t), Options{})
+	d, err := Open(context.Background(), dbtest.PostgresDSN(t), Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return d

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/db/dbtest"
 	"github.com/weftworks/weft/server"
 )
 
@@ -20,13 +20,9 @@ import (
 // on the other at once — the other's cache is dropped by the database's
 // notification, not by its TTL, which this test stops.
 func TestCatalogChangesAcrossInstances(t *testing.T) {
-	base := os.Getenv("WEFT_TEST_POSTGRES_DSN")
-	if base == "" {
-		t.Skip("PostgreSQL tests skipped: set WEFT_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
-	}
+	dsn := dbtest.PostgresDSN(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dsn := freshPostgres(t, base)
 	one, err := db.Open(ctx, dsn, db.Options{})
 	require.NoError(t, err)
 	defer one.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/core/steps"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/db/dbtest"
 	"github.com/weftworks/weft/examples/mockapi"
 	"github.com/weftworks/weft/scripting/library"
 	"github.com/weftworks/weft/server"
@@ -47,48 +48,12 @@ func databases(t *testing.T) map[string]func(t *testing.T) string {
 	dbs := map[string]func(t *testing.T) string{
 		"sqlite": func(t *testing.T) string { return filepath.Join(t.TempDir(), "weft.db") },
 	}
-	if dsn := os.Getenv("WEFT_TEST_POSTGRES_DSN"); dsn != "" {
-		dbs["postgres"] = func(t *testing.T) string { return freshPostgres(t, dsn) }
+	if os.Getenv(dbtest.EnvDSN) != "" {
+		dbs["postgres"] = func(t *testing.T) string { return dbtest.PostgresDSN(t) }
 	} else {
-		t.Log("PostgreSQL tests skipped: set WEFT_TEST_POSTGRES_DSN=postgres://… to run them")
+		t.Log(dbtest.SkipMessage)
 	}
 	return dbs
-}
-
-// freshPostgres gives each test a schema of its own.
-func freshPostgres(t *testing.T, dsn string) string {
-	t.Helper()
-	d, err := db.Open(context.Background(), dsn, db.Options{NoMigrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	schema := "srv_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
-	schema = strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
-			return r
-		}
-		return '_'
-	}, schema)
-	if len(schema) > 60 {
-		schema = schema[:60]
-	}
-	for _, q := range []string{"DROP SCHEMA IF EXISTS " + schema + " CASCADE", "CREATE SCHEMA " + schema} {
-		if _, err := d.Bun().Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		if d, err := db.Open(context.Background(), dsn, db.Options{NoMigrate: true}); err == nil {
-			_, _ = d.Bun().Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE")
-			d.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
 }
 
 func newEnv(t *testing.T, dsn string) *env {

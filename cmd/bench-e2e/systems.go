@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/db/dbtest"
 	"github.com/weftworks/weft/examples/mockapi"
 )
 
@@ -99,19 +97,12 @@ func (cfg *config) start(ctx context.Context, dir, api, sys string, round int, s
 			env[len(env)-1] = "WEFT_SQLITE_SYNCHRONOUS=NORMAL"
 		}
 	case "weft-pg", "weft-pg2":
-		schema, drop, err := freshSchema(ctx, cfg.postgres)
+		fresh, drop, err := dbtest.FreshSchema(ctx, cfg.postgres, "weft_bench")
 		if err != nil {
 			return fail(err)
 		}
 		stops = append(stops, drop)
-		u, err := url.Parse(cfg.postgres)
-		if err != nil {
-			return fail(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		dsn = u.String()
+		dsn = fresh
 		if sys == "weft-pg2" {
 			instances = 2
 		}
@@ -283,24 +274,6 @@ func applyWorkflow(ctx context.Context, base string, header http.Header, api str
 		return "", fmt.Errorf("apply the workflow: unexpected answer %s", data)
 	}
 	return ans.Workflow.ID, nil
-}
-
-// freshSchema creates an empty schema for one run and returns its name and
-// how to drop it.
-func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
-	admin, err := db.Open(ctx, dsn, db.Options{NoMigrate: true})
-	if err != nil {
-		return "", nil, fmt.Errorf("postgres: %w", err)
-	}
-	schema := fmt.Sprintf("weft_bench_%d", rand.Int64N(1<<40))
-	if _, err := admin.Bun().ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		return "", nil, fmt.Errorf("postgres: create schema: %w", err)
-	}
-	return schema, func() {
-		_, _ = admin.Bun().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		_ = admin.Close()
-	}, nil
 }
 
 // straceCounter counts the completed fsync and fdatasync calls in an

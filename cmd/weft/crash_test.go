@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/db/dbtest"
 )
 
 // countingAPI counts the calls of every step run by its Idempotency-Key
@@ -210,23 +210,5 @@ func TestCrashSQLite(t *testing.T) {
 
 func TestCrashPostgresTwoWorkers(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv("WEFT_TEST_POSTGRES_DSN")
-	if base == "" {
-		t.Skip("PostgreSQL tests skipped: set WEFT_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
-	}
-	schema := fmt.Sprintf("weft_crash_%d", rand.Int64N(1<<40))
-	admin, err := db.Open(context.Background(), base, db.Options{NoMigrate: true})
-	require.NoError(t, err)
-	_, err = admin.Bun().ExecContext(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Bun().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	crashTest(t, u.String(), 2)
+	crashTest(t, dbtest.PostgresDSN(t), 2)
 }
