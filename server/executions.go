@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/weftworks/weft/core"
-	"github.com/weftworks/weft/sdk"
 )
 
 func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) error {
@@ -24,8 +23,7 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("get execution %s: %w", id, err)
 	}
-	writeJSON(w, http.StatusOK, x)
-	return nil
+	return writeRecord(w, x)
 }
 
 // cancelExecution cancels an unfinished execution at once (200 with its
@@ -41,8 +39,7 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	writeJSON(w, http.StatusOK, x)
-	return nil
+	return writeRecord(w, x)
 }
 
 // retryExecution runs a FAILED, CANCELLED or TIMED_OUT execution again from
@@ -152,8 +149,7 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, st *core.Start
 			return fmt.Errorf("wait for execution %s: %w", id, err)
 		}
 		if x != nil && x.Status.Terminal() {
-			writeExecution(w, r, x)
-			return nil
+			return writeExecution(w, r, x)
 		}
 	}
 	if st.Here {
@@ -180,17 +176,16 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, st *core.Start
 // writeExecution answers a finished execution: its whole record, or with
 // ?view=output (or "Prefer: return=minimal") only its id, status and output
 // (and error, when it failed).
-func writeExecution(w http.ResponseWriter, r *http.Request, x *core.Execution) {
-	if viewOf(r) != "output" {
-		writeJSON(w, http.StatusOK, x)
-		return
+func writeExecution(w http.ResponseWriter, r *http.Request, x *core.Execution) error {
+	if viewOf(r) == "output" {
+		return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendOutputView(b, x) })
 	}
-	writeJSON(w, http.StatusOK, struct {
-		ExecutionID string      `json:"executionId"`
-		Status      core.Status `json:"status"`
-		Output      any         `json:"output"`
-		Error       *sdk.Error  `json:"error,omitempty"`
-	}{x.ID, x.Status, x.Output, x.Error})
+	return writeRecord(w, x)
+}
+
+// writeRecord answers 200 with an execution's whole record.
+func writeRecord(w http.ResponseWriter, x *core.Execution) error {
+	return writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) { return appendExecution(b, x) })
 }
 
 // viewOf reads ?view= (full or output), or a "Prefer: return=minimal"

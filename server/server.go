@@ -4,17 +4,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
-
-	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/weftworks/weft/core"
 )
@@ -224,16 +225,24 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
 }
 
-// writeJSON writes v as the JSON response.
+// writeJSON writes v as the JSON response, with encoding/json (omitzero
+// and all); an execution's record, answered far more often, has its own
+// encoder (record.go). If v cannot be encoded the answer is a bare 500.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	// segmentio/encoding writes what encoding/json writes (sorted keys, the
-	// same escapes, MarshalJSON honoured) at a fraction of the CPU: an
-	// execution's record is encoded on every ?wait= answer.
-	enc := segjson.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"error":{"code":"INTERNAL","message":"the answer could not be encoded"}}`+"\n")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // IsLoopback reports whether a listen address only accepts local

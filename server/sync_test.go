@@ -55,6 +55,14 @@ func TestWaitAnswer(t *testing.T) {
 			status, hdr, got := e.call("POST", "/api/v1/workflows/"+id+"/execute?wait=2m", op, `{"input":{"leadId":"42"}}`)
 			require.Equal(t, http.StatusOK, status, "%v", got)
 			require.Equal(t, "COMPLETED", got["status"])
+			// omitzero holds: nothing waited, so no record says when it woke
+			// (not "0001-01-01T00:00:00Z").
+			require.NotContains(t, got, "wakeAt")
+			require.NotEmpty(t, got["steps"])
+			for id, st := range got["steps"].(map[string]any) {
+				require.NotContains(t, st, "wakeAt", "step %s", id)
+				require.Contains(t, st, "startedAt", "step %s", id)
+			}
 			status, _, stored := e.call("GET", hdr.Get("Location"), op, nil)
 			require.Equal(t, http.StatusOK, status)
 			require.JSONEq(t, micros(t, stored), micros(t, got), "the answer is the stored record")
