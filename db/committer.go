@@ -41,6 +41,7 @@ type committer struct {
 	// running them (PostgreSQL: see tryPipelined).
 	pipe    *pipeline
 	rebinds map[string]string // the PostgreSQL text of each hot statement
+	guards  map[string]string // guarded's text of each rebound statement
 	// pipelined counts the batches committed pipelined, written the writes
 	// committed (tests).
 	pipelined int

@@ -8,8 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
-
-	"github.com/weftworks/weft/core"
 )
 
 // pipeline holds the statements of a batch on PostgreSQL, to be sent in one
@@ -18,8 +16,11 @@ import (
 // of them waited for by the one committer while PostgreSQL sat idle: at 32
 // concurrent executions weft used half a CPU and PostgreSQL less, and
 // executions/s were bound by round trips (docs/performance.md). Pipelined,
-// a batch costs two: BEGIN with every statement, then COMMIT once their
-// results are in.
+// a batch costs one: BEGIN, every statement and COMMIT sent together. A
+// guarded statement that finds its lease lost must then stop the commit by
+// itself, so in a pipeline it raises an error (see guarded): PostgreSQL
+// skips the rest of the batch, COMMIT included, and the transaction is
+// rolled back.
 type pipeline struct {
 	stmts []pipedStmt
 	op    int // the index in the batch of the write being collected
@@ -63,7 +64,7 @@ func allPiped(batch []*op) bool {
 var errUnpiped = errors.New("pipelined batch failed")
 
 // tryPipelined runs a batch of piped writes on PostgreSQL in one
-// transaction with two round trips. ok is false, nothing committed, when a
+// transaction and one round trip. ok is false, nothing committed, when a
 // statement failed or a guard found its lease lost: commit then runs the
 // batch the slow way, which tells each write its own outcome.
 func (c *committer) tryPipelined(batch []*op) (errs []error, ok bool) {
@@ -96,34 +97,39 @@ func (c *committer) tryPipelined(batch []*op) (errs []error, ok bool) {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		for _, s := range stmts {
-			b.Queue(c.rebound(s.q), s.args...)
+			q := c.rebound(s.q)
+			if s.guard {
+				q = c.guarded(q)
+			}
+			b.Queue(q, s.args...)
 		}
+		b.Queue("COMMIT")
 		br := conn.SendBatch(ctx, b)
 		_, err := br.Exec()
-		for _, s := range stmts {
+		for range stmts {
 			if err != nil {
 				break
 			}
+			_, err = br.Exec()
+		}
+		if err == nil {
+			// Every statement succeeded: COMMIT's outcome is the batch's.
 			var tag pgconn.CommandTag
-			tag, err = br.Exec()
-			if err == nil && s.guard && tag.RowsAffected() == 0 {
-				err = core.ErrLeaseLost
+			if tag, commitErr = br.Exec(); commitErr == nil && tag.String() != "COMMIT" {
+				commitErr = fmt.Errorf("COMMIT answered %q", tag.String())
 			}
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
-				return rerr // the connection is in doubt: released below
+			if cerr := br.Close(); commitErr == nil {
+				commitErr = cerr
 			}
-			return errUnpiped
+			return commitErr
 		}
-		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-			commitErr = err
-			return err
+		// A statement failed: PostgreSQL skipped what followed, COMMIT
+		// too, and the transaction waits, failed, for its ROLLBACK.
+		_ = br.Close()
+		if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+			return rerr // the connection is in doubt: released below
 		}
-		return nil
+		return errUnpiped
 	})
 	switch {
 	case err == nil:
@@ -140,6 +146,23 @@ func (c *committer) tryPipelined(batch []*op) (errs []error, ok bool) {
 		c.release()
 		return nil, false
 	}
+}
+
+// guarded returns a guarded statement (one that must change a row, or its
+// lease is lost) as a statement that fails when it changes none: its rows
+// counted, and one divided by the count — "division by zero" stops the
+// pipelined transaction before its COMMIT. The statement's own work is
+// done either way (a data-modifying WITH runs to its end).
+func (c *committer) guarded(q string) string {
+	if c.guards == nil {
+		c.guards = map[string]string{}
+	}
+	g, ok := c.guards[q]
+	if !ok {
+		g = "WITH weft_guard AS (" + q + " RETURNING 1) SELECT 1 / count(*) FROM weft_guard"
+		c.guards[q] = g
+	}
+	return g
 }
 
 // rebound returns q with PostgreSQL's placeholders, rebinding each text once.

@@ -21,8 +21,8 @@ func pipelineDB(t *testing.T) *DB {
 	return d
 }
 
-// On PostgreSQL a batch of the engine's records is pipelined: every
-// statement in one round trip. A write whose lease is lost, or whose
+// On PostgreSQL a batch of the engine's records is pipelined: BEGIN, every
+// statement and COMMIT in one round trip. A write whose lease is lost, or whose
 // statement fails, fails alone — the batch is run again statement by
 // statement — and the others commit.
 func TestPipelinedBatch(t *testing.T) {
@@ -60,6 +60,15 @@ func TestPipelinedBatch(t *testing.T) {
 	errs := c.commit([]*op{step("a", "one", 1), step("b", "one", 1), step("c", "one", 1)})
 	require.Equal(t, []error{nil, nil, nil}, errs)
 	require.Equal(t, before+1, c.pipelined, "the batch was pipelined")
+
+	// A lost lease alone stops the pipelined commit too (its guard raises),
+	// and only its write fails.
+	errs = c.commit([]*op{step("a", "lost", 1), step("b", "lost", 2)})
+	require.NoError(t, errs[0])
+	require.ErrorIs(t, errs[1], core.ErrLeaseLost)
+	require.True(t, stored("a", "lost"))
+	require.False(t, stored("b", "lost"), "a write whose lease is lost is not made")
+	require.Equal(t, before+1, c.pipelined, "the batch with a lost lease was run statement by statement")
 
 	bad := step("c", "two", 1)
 	bad.fn = func(ctx context.Context, tx bun.Tx) error {
