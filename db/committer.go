@@ -37,6 +37,8 @@ type committer struct {
 	stmts map[string]hotStmt
 	tx    bun.Tx
 	args  []driver.NamedValue // exec's, reused
+	// stepArgs is upsertSteps' buffer of values, reused.
+	stepArgs []any
 	// pipe, while not nil, collects the statements of a batch instead of
 	// running them (PostgreSQL: see tryPipelined).
 	pipe    *pipeline

@@ -215,7 +215,11 @@ func (d *DB) writeHeldLocked(h *heldExec, async bool) (*op, error) {
 	delete(d.held.m, h.row.ID)
 	h.timer.Stop()
 	row := h.row
-	var steps []StepExecution
+	n := 0
+	for _, k := range h.order {
+		n += len(h.steps[k])
+	}
+	steps := make([]StepExecution, 0, n) // rows are big: no regrowing
 	for _, k := range h.order {
 		steps = append(steps, h.steps[k]...)
 	}

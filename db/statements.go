@@ -80,11 +80,17 @@ func (d *DB) upsertSteps(ctx context.Context, tx bun.Tx, rows []StepExecution) e
 		if !distinctKeys(rows[:n]) {
 			n = 1
 		}
-		args := make([]any, 0, n*stepParams)
+		// The committer's own buffer: writes run one at a time on its
+		// goroutine, and exec (or the pipeline) copies the values out.
+		c := d.batch
+		args := c.stepArgs[:0]
 		for i := range rows[:n] {
-			args = append(args, stepArgs(&rows[i])...)
+			args = appendStepArgs(args, &rows[i])
 		}
-		if _, err := d.exec(ctx, tx, sqlUpsertSteps[n], args...); err != nil {
+		_, err := d.exec(ctx, tx, sqlUpsertSteps[n], args...)
+		clear(args) // drop the rows' values: the buffer outlives them
+		c.stepArgs = args[:0]
+		if err != nil {
 			return fmt.Errorf("save step %s: %w", rows[0].StepKey, err)
 		}
 		rows = rows[n:]

@@ -176,9 +176,14 @@ func (r *WorkflowExecution) dueAt() int64 {
 
 // stepArgs lists a step row's values in the order of stepColumns.
 func stepArgs(r *StepExecution) []any {
-	return []any{r.ExecutionID, r.StepKey, r.Attempt, r.StepID, r.StepType, r.ParentKey, r.ItemIndex, r.FallbackFor,
+	return appendStepArgs(make([]any, 0, stepParams+3), r) // room for a guard's three
+}
+
+// appendStepArgs appends the values of a step row, in stepColumns' order.
+func appendStepArgs(dst []any, r *StepExecution) []any {
+	return append(dst, r.ExecutionID, r.StepKey, r.Attempt, r.StepID, r.StepType, r.ParentKey, r.ItemIndex, r.FallbackFor,
 		string(r.Status), string(r.StepStatus), r.Input, r.Output, r.Error, r.StepError, r.StepStartedAt,
-		r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result, r.Logs}
+		r.StepFinishedAt, r.StepDurationMs, r.StartedAt, r.FinishedAt, r.DurationMs, r.RetryDelayMs, r.WakeAt, r.Result, r.Logs)
 }
 
 // unfinishedSQL is the condition of the claim index (partial: finished
@@ -261,9 +266,9 @@ func (s *Store) Renew(ctx context.Context, owner string, leases map[string]int64
 	return lost, err
 }
 
-// stepRows turns a step state into its rows: one per attempt (or one with
-// attempt 0 for a step that never ran).
-func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
+// appendStepRows appends a step state's rows to dst: one per attempt (or
+// one with attempt 0 for a step that never ran).
+func appendStepRows(dst []StepExecution, execID string, st *core.StepState) ([]StepExecution, error) {
 	stepErr, err := toJSON(st.Error)
 	if err != nil {
 		return nil, err
@@ -285,9 +290,8 @@ func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
 	if len(st.History) == 0 {
 		r := base
 		r.Status, r.Input, r.Output = ExecutionStatus(st.Status), in, out
-		return []StepExecution{r}, nil
+		return append(dst, r), nil
 	}
-	rows := make([]StepExecution, len(st.History))
 	for i, h := range st.History {
 		r := base
 		r.Attempt, r.Status = h.Attempt, ExecutionStatus(h.Status)
@@ -308,9 +312,9 @@ func stepRows(execID string, st *core.StepState) ([]StepExecution, error) {
 		if i == len(st.History)-1 {
 			r.Output = out
 		}
-		rows[i] = r
+		dst = append(dst, r)
 	}
-	return rows, nil
+	return dst, nil
 }
 
 // latestStepColumns sets a step state's own fields (not its history) from
@@ -438,19 +442,26 @@ func (s *Store) Checkpoint(ctx context.Context, id string, lease core.Lease, cp 
 		}
 		resultOf[r.StepID] = storable(b)
 	}
-	var steps []StepExecution
+	n := 0
 	for _, st := range cp.Steps {
-		rows, err := stepRows(id, st)
-		if err != nil {
+		n += max(len(st.History), 1)
+	}
+	// One array for every row: a row is ~400 bytes, and rows built apart
+	// and then gathered were 7 % of what the request path allocated.
+	steps := make([]StepExecution, 0, n)
+	for _, st := range cp.Steps {
+		start := len(steps)
+		var err error
+		if steps, err = appendStepRows(steps, id, st); err != nil {
 			return err
 		}
+		rows := steps[start:]
 		if res, ok := resultOf[st.ID]; ok {
 			for i := range rows {
 				rows[i].Result = res
 			}
 			delete(resultOf, st.ID)
 		}
-		steps = append(steps, rows...)
 	}
 	if len(resultOf) > 0 {
 		return fmt.Errorf("checkpoint of %s: a result without its step's state", id)
