@@ -1,10 +1,9 @@
 package server
 
 import (
-	"net/http"
+	"maps"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -24,34 +23,78 @@ import (
 // the record itself: it ignores omitzero, and answered
 // "wakeAt":"0001-01-01T00:00:00Z" for every execution that never waited.
 
-// recordBuffers hold encoded answers; one that grew past maxPooledAnswer
-// is not kept.
-var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+// recordEncoder appends a record's JSON; the first error stops it (every
+// append after it does nothing) and is its result.
+type recordEncoder struct {
+	b   []byte
+	err error
+}
 
-const maxPooledAnswer = 256 << 10
+func (e *recordEncoder) raw(s string) { e.b = append(e.b, s...) }
 
-// writeEncoded answers status with the JSON that encode appends, sent with
-// its length in one piece. A value that cannot be encoded (a NaN in an
-// output) is an internal error, returned before anything was written.
-func writeEncoded(w http.ResponseWriter, status int, encode func([]byte) ([]byte, error)) error {
-	bp := recordBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooledAnswer {
-			recordBuffers.Put(bp)
-		}
-	}()
-	b, err := encode((*bp)[:0])
-	if err != nil {
-		return err
+func (e *recordEncoder) str(name, s string) {
+	e.raw(name)
+	e.b = appendString(e.b, s)
+}
+
+// strOmitEmpty is str for a field tagged omitempty.
+func (e *recordEncoder) strOmitEmpty(name, s string) {
+	if s != "" {
+		e.str(name, s)
 	}
-	b = append(b, '\n') // as json.Encoder ends every value
-	*bp = b
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	return nil
+}
+
+func (e *recordEncoder) int(name string, n int64) {
+	e.raw(name)
+	e.b = strconv.AppendInt(e.b, n, 10)
+}
+
+func (e *recordEncoder) value(name string, v any) {
+	if e.err == nil {
+		e.raw(name)
+		e.b, e.err = appendValue(e.b, v)
+	}
+}
+
+// time appends t as time.Time.MarshalJSON does, which fails for years it
+// cannot write in RFC 3339.
+func (e *recordEncoder) time(name string, t time.Time) {
+	if e.err != nil {
+		return
+	}
+	e.raw(name)
+	if y := t.Year(); y < 0 || y > 9999 {
+		var j []byte
+		j, e.err = t.MarshalJSON()
+		e.b = append(e.b, j...)
+		return
+	}
+	e.b = append(e.b, '"')
+	e.b = t.AppendFormat(e.b, time.RFC3339Nano)
+	e.b = append(e.b, '"')
+}
+
+// timeOmitZero is time for a field tagged omitzero.
+func (e *recordEncoder) timeOmitZero(name string, t time.Time) {
+	if !t.IsZero() {
+		e.time(name, t)
+	}
+}
+
+// error appends a field tagged omitempty that holds an *sdk.Error.
+func (e *recordEncoder) error(name string, x *sdk.Error) {
+	if x == nil {
+		return
+	}
+	e.raw(name)
+	e.str(`{"code":`, x.Code)
+	e.str(`,"message":`, x.Message)
+	e.raw(`,"retryable":`)
+	e.b = strconv.AppendBool(e.b, x.Retryable)
+	if x.Details != nil {
+		e.value(`,"details":`, x.Details)
+	}
+	e.raw("}")
 }
 
 // appendExecution appends x's record as encoding/json would encode it.
@@ -59,226 +102,110 @@ func appendExecution(b []byte, x *core.Execution) ([]byte, error) {
 	if x == nil {
 		return append(b, "null"...), nil
 	}
-	var err error
-	b = append(b, `{"id":`...)
-	b = appendString(b, x.ID)
-	if x.WorkflowID != "" {
-		b = append(b, `,"workflowId":`...)
-		b = appendString(b, x.WorkflowID)
-	}
-	b = append(b, `,"workflowName":`...)
-	b = appendString(b, x.WorkflowName)
+	e := &recordEncoder{b: b}
+	e.str(`{"id":`, x.ID)
+	e.strOmitEmpty(`,"workflowId":`, x.WorkflowID)
+	e.str(`,"workflowName":`, x.WorkflowName)
 	if x.WorkflowVersion != 0 {
-		b = append(b, `,"workflowVersion":`...)
-		b = strconv.AppendInt(b, int64(x.WorkflowVersion), 10)
+		e.int(`,"workflowVersion":`, int64(x.WorkflowVersion))
 	}
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(x.Status))
-	b = append(b, `,"input":`...)
-	if b, err = appendValue(b, x.Input); err != nil {
-		return b, err
-	}
-	b = append(b, `,"output":`...)
-	if b, err = appendValue(b, x.Output); err != nil {
-		return b, err
-	}
-	if x.Error != nil {
-		b = append(b, `,"error":`...)
-		if b, err = appendError(b, x.Error); err != nil {
-			return b, err
-		}
-	}
-	if x.FailedStep != "" {
-		b = append(b, `,"failedStep":`...)
-		b = appendString(b, x.FailedStep)
-	}
-	b = append(b, `,"createdAt":`...)
-	if b, err = appendTime(b, x.CreatedAt); err != nil {
-		return b, err
-	}
-	if b, err = appendTimeField(b, `,"startedAt":`, x.StartedAt); err != nil {
-		return b, err
-	}
-	if b, err = appendTimeField(b, `,"finishedAt":`, x.FinishedAt); err != nil {
-		return b, err
-	}
-	b = append(b, `,"durationMs":`...)
-	b = strconv.AppendInt(b, x.DurationMs, 10)
-	if b, err = appendTimeField(b, `,"wakeAt":`, x.WakeAt); err != nil {
-		return b, err
-	}
-	if x.IdempotencyKey != "" {
-		b = append(b, `,"idempotencyKey":`...)
-		b = appendString(b, x.IdempotencyKey)
-	}
-	b = append(b, `,"steps":`...)
+	e.str(`,"status":`, string(x.Status))
+	e.value(`,"input":`, x.Input)
+	e.value(`,"output":`, x.Output)
+	e.error(`,"error":`, x.Error)
+	e.strOmitEmpty(`,"failedStep":`, x.FailedStep)
+	e.time(`,"createdAt":`, x.CreatedAt)
+	e.timeOmitZero(`,"startedAt":`, x.StartedAt)
+	e.timeOmitZero(`,"finishedAt":`, x.FinishedAt)
+	e.int(`,"durationMs":`, x.DurationMs)
+	e.timeOmitZero(`,"wakeAt":`, x.WakeAt)
+	e.strOmitEmpty(`,"idempotencyKey":`, x.IdempotencyKey)
 	if x.Steps == nil {
-		b = append(b, "null"...)
-	} else {
-		keys := make([]string, 0, len(x.Steps))
-		for k := range x.Steps {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys) // encoding/json sorts map keys as strings too
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			if b, err = appendStep(b, x.Steps[k]); err != nil {
-				return b, err
-			}
-		}
-		b = append(b, '}')
+		e.raw(`,"steps":null}`)
+		return e.b, e.err
 	}
-	return append(b, '}'), nil
+	e.raw(`,"steps":{`)
+	for i, k := range slices.Sorted(maps.Keys(x.Steps)) { // encoding/json sorts map keys too
+		if i > 0 {
+			e.raw(",")
+		}
+		e.str("", k)
+		e.raw(":")
+		e.step(x.Steps[k])
+	}
+	e.raw("}}")
+	return e.b, e.err
 }
 
-func appendStep(b []byte, st *core.StepState) ([]byte, error) {
+func (e *recordEncoder) step(st *core.StepState) {
 	if st == nil {
-		return append(b, "null"...), nil
+		e.raw("null")
+		return
 	}
-	var err error
-	b = append(b, `{"id":`...)
-	b = appendString(b, st.ID)
-	b = append(b, `,"type":`...)
-	b = appendString(b, st.Type)
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(st.Status))
-	if st.Parent != "" {
-		b = append(b, `,"parent":`...)
-		b = appendString(b, st.Parent)
-	}
+	e.str(`{"id":`, st.ID)
+	e.str(`,"type":`, st.Type)
+	e.str(`,"status":`, string(st.Status))
+	e.strOmitEmpty(`,"parent":`, st.Parent)
 	if st.Index != nil {
-		b = append(b, `,"index":`...)
-		b = strconv.AppendInt(b, int64(*st.Index), 10)
+		e.int(`,"index":`, int64(*st.Index))
 	}
-	b = append(b, `,"attempts":`...)
-	b = strconv.AppendInt(b, int64(st.Attempts), 10)
+	e.int(`,"attempts":`, int64(st.Attempts))
 	if st.Input != nil {
-		b = append(b, `,"input":`...)
-		if b, err = appendValue(b, st.Input); err != nil {
-			return b, err
-		}
+		e.value(`,"input":`, st.Input)
 	}
-	b = append(b, `,"output":`...)
-	if b, err = appendValue(b, st.Output); err != nil {
-		return b, err
-	}
-	if st.Error != nil {
-		b = append(b, `,"error":`...)
-		if b, err = appendError(b, st.Error); err != nil {
-			return b, err
-		}
-	}
-	if b, err = appendTimeField(b, `,"startedAt":`, st.StartedAt); err != nil {
-		return b, err
-	}
-	if b, err = appendTimeField(b, `,"finishedAt":`, st.FinishedAt); err != nil {
-		return b, err
-	}
-	b = append(b, `,"durationMs":`...)
-	b = strconv.AppendInt(b, st.DurationMs, 10)
-	if st.FallbackFor != "" {
-		b = append(b, `,"fallbackFor":`...)
-		b = appendString(b, st.FallbackFor)
-	}
-	if b, err = appendTimeField(b, `,"wakeAt":`, st.WakeAt); err != nil {
-		return b, err
-	}
-	b = append(b, `,"history":`...)
+	e.value(`,"output":`, st.Output)
+	e.error(`,"error":`, st.Error)
+	e.timeOmitZero(`,"startedAt":`, st.StartedAt)
+	e.timeOmitZero(`,"finishedAt":`, st.FinishedAt)
+	e.int(`,"durationMs":`, st.DurationMs)
+	e.strOmitEmpty(`,"fallbackFor":`, st.FallbackFor)
+	e.timeOmitZero(`,"wakeAt":`, st.WakeAt)
 	if st.History == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range st.History {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendAttempt(b, &st.History[i]); err != nil {
-				return b, err
-			}
-		}
-		b = append(b, ']')
+		e.raw(`,"history":null}`)
+		return
 	}
-	return append(b, '}'), nil
+	e.raw(`,"history":[`)
+	for i := range st.History {
+		if i > 0 {
+			e.raw(",")
+		}
+		e.attempt(&st.History[i])
+	}
+	e.raw("]}")
 }
 
-func appendAttempt(b []byte, a *core.Attempt) ([]byte, error) {
-	var err error
-	b = append(b, `{"attempt":`...)
-	b = strconv.AppendInt(b, int64(a.Attempt), 10)
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(a.Status))
-	if a.Error != nil {
-		b = append(b, `,"error":`...)
-		if b, err = appendError(b, a.Error); err != nil {
-			return b, err
-		}
-	}
-	b = append(b, `,"startedAt":`...)
-	if b, err = appendTime(b, a.StartedAt); err != nil {
-		return b, err
-	}
-	if b, err = appendTimeField(b, `,"finishedAt":`, a.FinishedAt); err != nil {
-		return b, err
-	}
-	b = append(b, `,"durationMs":`...)
-	b = strconv.AppendInt(b, a.DurationMs, 10)
+func (e *recordEncoder) attempt(a *core.Attempt) {
+	e.int(`{"attempt":`, int64(a.Attempt))
+	e.str(`,"status":`, string(a.Status))
+	e.error(`,"error":`, a.Error)
+	e.time(`,"startedAt":`, a.StartedAt)
+	e.timeOmitZero(`,"finishedAt":`, a.FinishedAt)
+	e.int(`,"durationMs":`, a.DurationMs)
 	if a.RetryDelayMs != 0 {
-		b = append(b, `,"retryDelayMs":`...)
-		b = strconv.AppendInt(b, a.RetryDelayMs, 10)
+		e.int(`,"retryDelayMs":`, a.RetryDelayMs)
 	}
 	if len(a.Logs) > 0 {
-		b = append(b, `,"logs":[`...)
+		e.raw(`,"logs":[`)
 		for i, l := range a.Logs {
 			if i > 0 {
-				b = append(b, ',')
+				e.raw(",")
 			}
-			b = appendString(b, l)
+			e.str("", l)
 		}
-		b = append(b, ']')
+		e.raw("]")
 	}
-	return append(b, '}'), nil
-}
-
-func appendError(b []byte, e *sdk.Error) ([]byte, error) {
-	var err error
-	b = append(b, `{"code":`...)
-	b = appendString(b, e.Code)
-	b = append(b, `,"message":`...)
-	b = appendString(b, e.Message)
-	b = append(b, `,"retryable":`...)
-	b = strconv.AppendBool(b, e.Retryable)
-	if e.Details != nil {
-		b = append(b, `,"details":`...)
-		if b, err = appendValue(b, e.Details); err != nil {
-			return b, err
-		}
-	}
-	return append(b, '}'), nil
+	e.raw("}")
 }
 
 // appendOutputView appends the ?view=output answer.
 func appendOutputView(b []byte, x *core.Execution) ([]byte, error) {
-	var err error
-	b = append(b, `{"executionId":`...)
-	b = appendString(b, x.ID)
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(x.Status))
-	b = append(b, `,"output":`...)
-	if b, err = appendValue(b, x.Output); err != nil {
-		return b, err
-	}
-	if x.Error != nil {
-		b = append(b, `,"error":`...)
-		if b, err = appendError(b, x.Error); err != nil {
-			return b, err
-		}
-	}
-	return append(b, '}'), nil
+	e := &recordEncoder{b: b}
+	e.str(`{"executionId":`, x.ID)
+	e.str(`,"status":`, string(x.Status))
+	e.value(`,"output":`, x.Output)
+	e.error(`,"error":`, x.Error)
+	e.raw("}")
+	return e.b, e.err
 }
 
 // appendValue appends a value of a record: what JSON decoding or a step
@@ -289,26 +216,6 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	return segjson.Append(b, v, segjson.SortMapKeys)
-}
-
-func appendTimeField(b []byte, name string, t time.Time) ([]byte, error) {
-	if t.IsZero() {
-		return b, nil
-	}
-	b = append(b, name...)
-	return appendTime(b, t)
-}
-
-// appendTime appends t as time.Time.MarshalJSON does, which fails for
-// years it cannot write in RFC 3339.
-func appendTime(b []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		j, err := t.MarshalJSON()
-		return append(b, j...), err
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
 }
 
 // appendString appends s as a JSON string, escaped as encoding/json

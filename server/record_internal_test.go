@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -134,4 +137,20 @@ func BenchmarkRecordJSON(b *testing.B) {
 			_ = stdJSON(b, &x)
 		}
 	})
+}
+
+// Answers go out whole, with their length; one that cannot be encoded is a
+// 500 with a JSON error, not a 200 cut short.
+func TestWriteJSON(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeJSON(rec, http.StatusCreated, map[string]any{"at": time.Time{}, "s": "<&>"})
+	require.Equal(t, http.StatusCreated, rec.Code)
+	require.Equal(t, "{\"at\":\"0001-01-01T00:00:00Z\",\"s\":\"<&>\"}\n", rec.Body.String())
+	require.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"))
+
+	rec = httptest.NewRecorder()
+	writeJSON(rec, http.StatusOK, map[string]any{"v": math.NaN()})
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.JSONEq(t, `{"error":{"code":"INTERNAL","message":"the answer could not be encoded"}}`, rec.Body.String())
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 }

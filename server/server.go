@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weftworks/weft/core"
@@ -229,20 +230,50 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // and all); an execution's record, answered far more often, has its own
 // encoder (record.go). If v cannot be encoded the answer is a bare 500.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	err := writeEncoded(w, status, func(b []byte) ([]byte, error) {
+		buf := bytes.NewBuffer(b)
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil // writeEncoded ends it
+	})
+	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = io.WriteString(w, `{"error":{"code":"INTERNAL","message":"the answer could not be encoded"}}`+"\n")
-		return
 	}
+}
+
+// answerBuffers hold encoded answers; one that grew past maxPooledAnswer
+// is not kept.
+var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+const maxPooledAnswer = 256 << 10
+
+// writeEncoded answers status with the JSON that encode appends, sent with
+// its length in one piece. A value that cannot be encoded (a NaN in an
+// output) is an internal error, returned before anything was written.
+func writeEncoded(w http.ResponseWriter, status int, encode func([]byte) ([]byte, error)) error {
+	bp := answerBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledAnswer {
+			answerBuffers.Put(bp)
+		}
+	}()
+	b, err := encode((*bp)[:0])
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n') // as json.Encoder ends every value
+	*bp = b
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(b)
+	return nil
 }
 
 // IsLoopback reports whether a listen address only accepts local
