@@ -34,6 +34,12 @@ func heldExecution(t *testing.T, dsn string) (*DB, core.Lease, time.Time) {
 	return d, lease, now
 }
 
+// stepState is a step of execution "x" in status s, on its first attempt.
+func stepState(id string, s core.Status, at time.Time) *core.StepState {
+	return &core.StepState{ID: id, Type: "HTTP_REQUEST", Status: s, StartedAt: at, Attempts: 1,
+		History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: at}}}
+}
+
 // After an execution's first awaited write, what nobody waits for is held
 // again and goes with the next awaited write: an execution whose steps end
 // while it runs costs two writes, not one per step.
@@ -45,10 +51,7 @@ func TestHeldAfterTheFirstWrite(t *testing.T) {
 			ctx := context.Background()
 			d, lease, now := heldExecution(t, dsn(t))
 			store := d.Store()
-			step := func(id string, s core.Status) *core.StepState {
-				return &core.StepState{ID: id, Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
-					History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}
-			}
+			step := func(id string, s core.Status) *core.StepState { return stepState(id, s, now) }
 			checkpoint := func(cp *core.Checkpoint) { require.NoError(t, store.Checkpoint(ctx, "x", lease, cp)) }
 
 			checkpoint(&core.Checkpoint{Steps: []*core.StepState{step("first", core.StatusCompleted)}})
@@ -95,8 +98,7 @@ func TestHeldRecordsOfALostLease(t *testing.T) {
 			d, mine, now := heldExecution(t, dsn(t))
 			store := d.Store()
 			step := func(s core.Status) *core.Checkpoint {
-				return &core.Checkpoint{Steps: []*core.StepState{{ID: "a", Type: "HTTP_REQUEST", Status: s, StartedAt: now, Attempts: 1,
-					History: []core.Attempt{{Attempt: 1, Status: s, StartedAt: now}}}}}
+				return &core.Checkpoint{Steps: []*core.StepState{stepState("a", s, now)}}
 			}
 			require.NoError(t, store.Checkpoint(ctx, "x", mine, &core.Checkpoint{}))
 			late := step(core.StatusCompleted)
@@ -115,3 +117,4 @@ func TestHeldRecordsOfALostLease(t *testing.T) {
 		})
 	}
 }
+
