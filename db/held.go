@@ -47,14 +47,13 @@ type heldExec struct {
 	timer *time.Timer
 	// inserted: the row is in the database (or queued to be) and what is
 	// held is written under its lease as a Checkpoint would: hdr, the latest
-	// header written, release and updated (its updated_at) go with it.
+	// header written, and release go with it, and row.UpdatedAt.
 	inserted bool
 	// merged: a write nobody waits for is among the held records, so the
 	// write of them, when it fails, fails the lease's later ones (unwritten).
 	merged  bool
 	hdr     *WorkflowExecution
 	release bool
-	updated int64
 }
 
 // hold starts holding a new execution's records.
@@ -121,7 +120,6 @@ func (d *DB) mergeHeld(id string, lease core.Lease, steps []StepExecution, hdr *
 			h.hdr = hdr
 		}
 		h.release = h.release || release
-		h.updated = now
 	} else if hdr != nil {
 		r := &h.row
 		r.Status, r.Output, r.Error, r.FailedStep = hdr.Status, hdr.Output, hdr.Error, hdr.FailedStep
@@ -228,7 +226,7 @@ func (d *DB) writeHeldLocked(h *heldExec, async bool) (*op, error) {
 		if async && len(steps) == 0 && h.hdr == nil && !h.release {
 			return nil, nil // nothing came while it was held
 		}
-		write = d.checkpointWrite(row.ID, core.Lease{Owner: row.LeaseOwner, Token: row.LeaseToken}, steps, h.hdr, h.release, h.updated)
+		write = d.checkpointWrite(row.ID, core.Lease{Owner: row.LeaseOwner, Token: row.LeaseToken}, steps, h.hdr, h.release, row.UpdatedAt)
 	} else {
 		write = func(ctx context.Context, tx bun.Tx) error {
 			if err := d.insertExecution(ctx, tx, &row); err != nil {

@@ -118,3 +118,28 @@ func TestHeldRecordsOfALostLease(t *testing.T) {
 	}
 }
 
+// A read of an execution held again after its first write, with nothing
+// held since, leaves its row as that write left it.
+func TestHeldAgainAndReadBeforeAnythingCame(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range heldDSNs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			d, lease, now := heldExecution(t, dsn(t))
+			store := d.Store()
+			require.NoError(t, store.Checkpoint(ctx, "x", lease, &core.Checkpoint{Steps: []*core.StepState{stepState("a", core.StatusCompleted, now)}}))
+			updatedAt := func() int64 {
+				var at int64
+				require.NoError(t, d.Bun().NewSelect().Table("workflow_executions").Column("updated_at").Where("id = 'x'").Scan(ctx, &at))
+				return at
+			}
+			written := updatedAt()
+			require.NotZero(t, written)
+			got, err := store.GetExecution(ctx, "x")
+			require.NoError(t, err)
+			require.Equal(t, core.StatusCompleted, got.Steps["a"].Status)
+			require.Equal(t, written, updatedAt())
+		})
+	}
+}
