@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftworks/weft/core"
 	"github.com/weftworks/weft/db"
+	"github.com/weftworks/weft/db/dbtest"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -107,7 +108,7 @@ func TestCommitterReconnects(t *testing.T) {
 	x, lease := leasedExecution(t, store, nil)
 	require.NoError(t, writeStep(store, x, lease, "a", core.StatusRunning, false))
 
-	admin, err := db.Open(context.Background(), os.Getenv("WEFT_TEST_POSTGRES_DSN"), db.Options{NoMigrate: true})
+	admin, err := db.Open(context.Background(), os.Getenv(dbtest.EnvDSN), db.Options{NoMigrate: true})
 	require.NoError(t, err)
 	defer admin.Close()
 	var killed int
