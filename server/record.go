@@ -1,7 +1,6 @@
 package server
 
 import (
-	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -124,8 +123,13 @@ func appendExecution(b []byte, x *core.Execution) ([]byte, error) {
 		e.raw(`,"steps":null}`)
 		return e.b, e.err
 	}
+	keys := make([]string, 0, len(x.Steps))
+	for k := range x.Steps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // encoding/json sorts map keys as strings too
 	e.raw(`,"steps":{`)
-	for i, k := range slices.Sorted(maps.Keys(x.Steps)) { // encoding/json sorts map keys too
+	for i, k := range keys {
 		if i > 0 {
 			e.raw(",")
 		}
